@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+/** The `edgeagg` command. Each subcommand lives in its own file and registers itself here. */
+import { Command } from 'commander';
+import { registerKeygen } from './keygen.js';
+import { registerSign } from './sign.js';
+import { registerVerify } from './verify.js';
+
+const program = new Command()
+  .name('edgeagg')
+  .description('edge-aggregator: a self-hosted edge runtime for sandboxed WebAssembly handlers')
+  .showHelpAfterError();
+
+registerKeygen(program);
+registerSign(program);
+registerVerify(program);
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  process.stderr.write(`edgeagg: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,45 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { CAPABILITIES, signModule, type Capability } from '../runtime/index.js';
+
+interface SignOptions {
+  key: string;
+  name: string;
+  version: string;
+  capability: string[];
+  memoryBytes?: string;
+  deadlineMs?: string;
+  out?: string;
+}
+
+/** `edgeagg sign`: writes MODULE.wasm.sig.json, the manifest and its Ed25519 signature. */
+export function registerSign(program: Command): void {
+  program
+    .command('sign')
+    .description('sign a module: writes MODULE.sig.json with its manifest and an Ed25519 signature')
+    .argument('<module>', 'the .wasm file')
+    .requiredOption('--key <file>', 'private key (PEM) from `edgeagg keygen`')
+    .requiredOption('--name <name>', 'module name ([a-z0-9_-])')
+    .requiredOption('--version <version>', 'module version')
+    .option('--capability <cap...>', `capabilities the module asks for (${CAPABILITIES.join(', ')})`, [])
+    .option('--memory-bytes <n>', 'memory limit in bytes')
+    .option('--deadline-ms <n>', 'CPU deadline per call in milliseconds')
+    .option('--out <file>', 'where to write the signature file (default MODULE.sig.json)')
+    .action((modulePath: string, options: SignOptions) => {
+      for (const c of options.capability) {
+        if (!(CAPABILITIES as readonly string[]).includes(c)) throw new Error(`unknown capability ${c}; known: ${CAPABILITIES.join(', ')}`);
+      }
+      const wasm = readFileSync(modulePath);
+      const limits: { memory_bytes?: number; deadline_ms?: number } = {};
+      if (options.memoryBytes) limits.memory_bytes = Number(options.memoryBytes);
+      if (options.deadlineMs) limits.deadline_ms = Number(options.deadlineMs);
+      const file = signModule(
+        wasm,
+        { name: options.name, version: options.version, limits, capabilities: options.capability as Capability[] },
+        readFileSync(options.key, 'utf8'),
+      );
+      const out = options.out ?? `${modulePath}.sig.json`;
+      writeFileSync(out, `${JSON.stringify(file, null, 2)}\n`);
+      process.stdout.write(`signed ${file.manifest.name}@${file.manifest.version} (sha256 ${file.manifest.sha256.slice(0, 16)}…) with key ${file.signature!.key_id}: ${out}\n`);
+    });
+}

@@ -1,0 +1,108 @@
+/**
+ * The bytes that cross the call boundary (docs/abi.md, "Calling convention"): the HTTP request
+ * envelope and the events envelope going in, the response frame coming out.
+ */
+import { HTTP_METHOD, PRINCIPAL_KIND, type PrincipalKind } from './abi.js';
+import type { StoredEvent } from './store.js';
+
+export interface GuestHttpRequest {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  /** Raw query string without `?`. */
+  query: string;
+  /** Media type only, lower case, no parameters; '' when absent. */
+  contentType: string;
+  principal: { kind: PrincipalKind; subject: string };
+  body: Uint8Array;
+}
+
+export interface GuestHttpResponse {
+  status: number;
+  contentType: string;
+  body: Uint8Array;
+}
+
+const encoder = new TextEncoder();
+const U16_MAX = 0xffff;
+
+function utf8(text: string, field: string): Uint8Array {
+  const bytes = encoder.encode(text);
+  if (bytes.length > U16_MAX) throw new RangeError(`${field} is longer than ${U16_MAX} bytes`);
+  return bytes;
+}
+
+/** Encodes an HTTP request envelope. */
+export function encodeHttpRequest(req: GuestHttpRequest): Uint8Array {
+  const path = utf8(req.path, 'path');
+  const query = utf8(req.query, 'query');
+  const contentType = utf8(req.contentType, 'content type');
+  const subject = utf8(req.principal.subject, 'subject');
+  const size = 4 + 2 + path.length + 2 + query.length + 2 + contentType.length + 2 + subject.length + 4 + req.body.length;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  out[0] = 1;
+  out[1] = HTTP_METHOD[req.method] ?? 0;
+  out[2] = PRINCIPAL_KIND[req.principal.kind];
+  out[3] = 0;
+  let pos = 4;
+  for (const field of [path, query, contentType, subject]) {
+    view.setUint16(pos, field.length, true);
+    out.set(field, pos + 2);
+    pos += 2 + field.length;
+  }
+  view.setUint32(pos, req.body.length, true);
+  out.set(req.body, pos + 4);
+  return out;
+}
+
+/** Encodes events for `ea_on_events`. */
+export function encodeEvents(events: readonly StoredEvent[]): Uint8Array {
+  const parts = events.map((e) => ({ p: encoder.encode(e.partition), s: encoder.encode(e.source), e }));
+  let size = 4;
+  for (const { p, s, e } of parts) size += 2 + p.length + 2 + s.length + 8 + 4 + e.payload.length;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, events.length, true);
+  let pos = 4;
+  for (const { p, s, e } of parts) {
+    view.setUint16(pos, p.length, true);
+    out.set(p, pos + 2);
+    pos += 2 + p.length;
+    view.setUint16(pos, s.length, true);
+    out.set(s, pos + 2);
+    pos += 2 + s.length;
+    view.setFloat64(pos, e.timeMs, true);
+    pos += 8;
+    view.setUint32(pos, e.payload.length, true);
+    out.set(e.payload, pos + 4);
+    pos += 4 + e.payload.length;
+  }
+  return out;
+}
+
+/**
+ * Reads the response frame at `ptr` in `memory`, copying the body out (the memory is reset after
+ * the call). Returns a string describing the problem when the frame is malformed.
+ */
+export function decodeResponseFrame(memory: Uint8Array, ptr: number): GuestHttpResponse | string {
+  const start = ptr >>> 0;
+  if (start + 4 > memory.length) return `response pointer ${start} is outside memory (${memory.length} bytes)`;
+  const view = new DataView(memory.buffer, memory.byteOffset, memory.byteLength);
+  const length = view.getUint32(start, true);
+  const end = start + 4 + length;
+  if (end > memory.length) return `response frame of ${length} bytes at ${start} runs past the end of memory`;
+  if (length < 4) return `response frame of ${length} bytes is too short`;
+  const status = view.getUint16(start + 4, true);
+  if (status < 100 || status > 599) return `response status ${status} is not an HTTP status`;
+  const ctLength = view.getUint16(start + 6, true);
+  if (8 + ctLength > 4 + length) return 'response content type runs past the frame';
+  const ctStart = start + 8;
+  let contentType: string;
+  try {
+    contentType = new TextDecoder('utf-8', { fatal: true }).decode(memory.subarray(ctStart, ctStart + ctLength));
+  } catch {
+    return 'response content type is not UTF-8';
+  }
+  return { status, contentType, body: memory.slice(ctStart + ctLength, end) };
+}

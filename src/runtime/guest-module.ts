@@ -1,0 +1,217 @@
+/**
+ * A loaded, compiled guest module and its instances. Calls are synchronous: the guest runs on the
+ * caller's thread under the fuel-checked deadline, and its store writes happen inside
+ * `store.atomically`, so a failed call leaves nothing behind.
+ */
+import { EXPORTS, LIMITS, type Capability } from './abi.js';
+import { decodeResponseFrame, encodeEvents, encodeHttpRequest, type GuestHttpRequest, type GuestHttpResponse } from './envelope.js';
+import { GuestCallError, type GuestCallErrorCode } from './errors.js';
+import { DeadlineSignal, createHostImports, newCallContext, type CallContext, type HostEnvironment } from './host-imports.js';
+import { FUEL_IMPORT, type ModuleInfo } from './instrument.js';
+import type { Manifest } from './manifest.js';
+import type { GuestStore, StoredEvent } from './store.js';
+
+export type Trigger = 'http' | 'events';
+
+/** What a runtime tells its observer after every call (metrics, logs). */
+export interface CallReport {
+  module: string;
+  version: string;
+  trigger: Trigger;
+  durationMs: number;
+  /** The failure's code, when the call failed. */
+  error?: GuestCallErrorCode | 'internal';
+}
+
+export interface GuestModuleOptions {
+  manifest: Manifest;
+  info: ModuleInfo;
+  compiled: WebAssembly.Module;
+  store: GuestStore;
+  granted: ReadonlySet<Capability>;
+  config: ReadonlyMap<string, string>;
+  deadlineMs: number;
+  now: () => number;
+  onLog: (module: GuestModule, level: number, message: string) => void;
+  onMetric: (module: GuestModule, name: string, value: number) => void;
+  onCall: (report: CallReport) => void;
+}
+
+export interface HttpCallResult extends GuestHttpResponse {
+  /** Events the call appended that were new to the log, in order. */
+  newEvents: StoredEvent[];
+}
+
+interface GuestExports {
+  memory: WebAssembly.Memory;
+  ea_alloc: (len: number) => number;
+  ea_on_http?: (ptr: number, len: number) => number;
+  ea_on_events?: (ptr: number, len: number) => number;
+  __ea_reset: () => void;
+}
+
+class GuestInstance {
+  exports!: GuestExports;
+  snapshot!: Uint8Array;
+  ctx: CallContext = newCallContext(0);
+
+  constructor(compiled: WebAssembly.Module, env: HostEnvironment, deadlineMs: number) {
+    const host = createHostImports(env, () => this.ctx, () => this.exports.memory);
+    this.ctx = newCallContext(deadlineMs); // the start function runs under a deadline too
+    const instance = new WebAssembly.Instance(compiled, {
+      ea: host.ea,
+      [FUEL_IMPORT.module]: { [FUEL_IMPORT.name]: host.fuel },
+    });
+    this.exports = instance.exports as unknown as GuestExports;
+    this.snapshot = new Uint8Array(this.exports.memory.buffer).slice();
+  }
+
+  /** Back to the state right after instantiation; false when that is impossible (memory grew). */
+  reset(): boolean {
+    const memory = this.exports.memory.buffer;
+    if (memory.byteLength !== this.snapshot.length) return false;
+    new Uint8Array(memory).set(this.snapshot);
+    this.exports.__ea_reset();
+    return true;
+  }
+}
+
+const MAX_IDLE_INSTANCES = 4;
+
+export class GuestModule {
+  readonly name: string;
+  readonly version: string;
+  readonly manifest: Manifest;
+  readonly info: ModuleInfo;
+  private readonly idle: GuestInstance[] = [];
+  private readonly env: HostEnvironment;
+  private readonly metricNames = new Set<string>();
+
+  constructor(private readonly options: GuestModuleOptions) {
+    this.manifest = options.manifest;
+    this.name = options.manifest.name;
+    this.version = options.manifest.version;
+    this.info = options.info;
+    this.env = {
+      store: options.store,
+      namespace: `${this.name}@${this.version}`,
+      stream: this.name,
+      granted: options.granted,
+      config: options.config,
+      now: options.now,
+      log: (level, message) => options.onLog(this, level, message),
+      metric: (name, value) => {
+        if (!this.metricNames.has(name)) {
+          if (this.metricNames.size >= LIMITS.metricNames) return false;
+          this.metricNames.add(name);
+        }
+        options.onMetric(this, name, value);
+        return true;
+      },
+    };
+  }
+
+  /** Namespace of this version's key-value state. */
+  get namespace(): string {
+    return this.env.namespace;
+  }
+
+  get hasHttpTrigger(): boolean {
+    return this.info.hasHttpTrigger;
+  }
+
+  get hasEventsTrigger(): boolean {
+    return this.info.hasEventsTrigger;
+  }
+
+  /** Calls `ea_on_http`. Throws {@link GuestCallError} when the call fails (nothing is kept). */
+  invokeHttp(request: GuestHttpRequest): HttpCallResult {
+    return this.call('http', encodeHttpRequest(request), (inst, ret) => {
+      const frame = decodeResponseFrame(new Uint8Array(inst.exports.memory.buffer), ret);
+      if (typeof frame === 'string') throw new GuestCallError('guest_bad_response', frame);
+      return { ...frame, newEvents: inst.ctx.newEvents };
+    });
+  }
+
+  /** Calls `ea_on_events` with events new to this module's state. */
+  invokeEvents(events: readonly StoredEvent[]): void {
+    if (events.length === 0) return;
+    this.call('events', encodeEvents(events), (_inst, ret) => {
+      if (ret !== 0) throw new GuestCallError('guest_refused', `ea_on_events returned ${ret}`);
+    });
+  }
+
+  private call<T>(trigger: Trigger, input: Uint8Array, finish: (inst: GuestInstance, ret: number) => T): T {
+    const entry = trigger === 'http' ? EXPORTS.onHttp : EXPORTS.onEvents;
+    const started = performance.now();
+    let instance: GuestInstance | undefined;
+    try {
+      const result = this.options.store.atomically(() => {
+        instance = this.acquire();
+        const inst = instance;
+        inst.ctx = newCallContext(this.options.deadlineMs);
+        const fn = inst.exports[entry];
+        if (!fn) throw new GuestCallError('guest_bad_response', `the module has no ${entry} export`);
+        const ptr = inst.exports.ea_alloc(input.length) >>> 0;
+        const memory = new Uint8Array(inst.exports.memory.buffer);
+        if (ptr + input.length > memory.length) {
+          throw new GuestCallError('guest_bad_response', `ea_alloc(${input.length}) returned ${ptr}, outside memory`);
+        }
+        memory.set(input, ptr);
+        const ret = fn(ptr, input.length);
+        this.checkContext(inst.ctx);
+        return finish(inst, ret);
+      });
+      this.release(instance!);
+      this.options.onCall({ module: this.name, version: this.version, trigger, durationMs: performance.now() - started });
+      return result;
+    } catch (error) {
+      const failure = this.translate(error, instance?.ctx);
+      this.options.onCall({
+        module: this.name,
+        version: this.version,
+        trigger,
+        durationMs: performance.now() - started,
+        error: failure instanceof GuestCallError ? failure.code : 'internal',
+      });
+      throw failure;
+    }
+  }
+
+  /** A guest that ignored a store failure or a host bug still fails the whole call. */
+  private checkContext(ctx: CallContext): void {
+    if (ctx.internalError) throw ctx.internalError;
+    if (ctx.storeError) {
+      throw new GuestCallError('store_unavailable', ctx.storeError.message, { cause: ctx.storeError, storeCode: ctx.storeError.code });
+    }
+  }
+
+  /** Maps whatever ended a call to the documented call errors (docs/abi.md, "Call errors"). */
+  private translate(error: unknown, ctx: CallContext | undefined): unknown {
+    if (error instanceof GuestCallError) return error;
+    if (ctx?.deadlineExceeded || error instanceof DeadlineSignal) {
+      return new GuestCallError('deadline_exceeded', `${this.name}@${this.version} ran past its ${this.options.deadlineMs} ms deadline`);
+    }
+    if (ctx?.internalError) return ctx.internalError;
+    if (ctx?.storeError) {
+      return new GuestCallError('store_unavailable', ctx.storeError.message, { cause: ctx.storeError, storeCode: ctx.storeError.code });
+    }
+    if (error instanceof RangeError && /call stack/i.test(error.message)) {
+      return new GuestCallError('stack_overflow', `${this.name}@${this.version} overflowed the stack`, { cause: error });
+    }
+    if (error instanceof WebAssembly.RuntimeError) {
+      return new GuestCallError('guest_trap', `${this.name}@${this.version} trapped: ${error.message}`, { cause: error });
+    }
+    return error;
+  }
+
+  private acquire(): GuestInstance {
+    return this.idle.pop() ?? new GuestInstance(this.options.compiled, this.env, this.options.deadlineMs);
+  }
+
+  /** Only a cleanly finished instance goes back to the pool; a failed one is simply dropped. */
+  private release(inst: GuestInstance): void {
+    if (!this.info.poolable || this.idle.length >= MAX_IDLE_INSTANCES) return;
+    if (inst.reset()) this.idle.push(inst);
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * The host side of ABI v1 for one instance. Every pointer and length from the guest is checked
+ * against its memory; every failure becomes one of the closed set of ABI error codes here, in
+ * {@link hostCall}, and nowhere else.
+ */
+import { ABI_ERROR, APPEND_RESULT, LIMITS, type Capability, type HostImports } from './abi.js';
+import { StoreUnavailableError, type GuestStore, type StoredEvent } from './store.js';
+
+/** The state of the call in progress on an instance. */
+export interface CallContext {
+  /** performance.now() after which the guest is stopped. */
+  deadline: number;
+  hostCalls: number;
+  newEvents: StoredEvent[];
+  deadlineExceeded: boolean;
+  /** The store failure seen during the call: the call fails even if the guest ignores the code. */
+  storeError: StoreUnavailableError | undefined;
+  /** A host bug seen during the call. */
+  internalError: unknown;
+  /** Fuel handed out per clock check; adapts so that slow loop bodies are checked more often. */
+  fuelRefill: number;
+  lastFuelCheck: number;
+}
+
+export interface HostEnvironment {
+  store: GuestStore;
+  /** `<name>@<version>`: the only kv namespace this instance reaches. */
+  namespace: string;
+  /** The event-log stream shared by every version of the module. */
+  stream: string;
+  granted: ReadonlySet<Capability>;
+  config: ReadonlyMap<string, string>;
+  now: () => number;
+  log: (level: number, message: string) => void;
+  /** Adds to a guest counter; false when the module has used up its distinct metric names. */
+  metric: (name: string, value: number) => boolean;
+}
+
+/** Thrown through the guest to stop it; never seen by callers. */
+export class DeadlineSignal extends Error {
+  override name = 'DeadlineSignal';
+}
+
+/** Thrown through the guest when the host itself failed; the call ends. */
+class HostAbort extends Error {
+  override name = 'HostAbort';
+}
+
+const MAX_FUEL = 100_000;
+const decoder = new TextDecoder('utf-8', { fatal: true });
+const encoder = new TextEncoder();
+const METRIC_NAME_RE = /^[a-z0-9_]{1,64}$/;
+
+class AbiFailure {
+  constructor(readonly code: number) {}
+}
+
+export function newCallContext(deadlineMs: number): CallContext {
+  const now = performance.now();
+  return {
+    deadline: now + deadlineMs,
+    hostCalls: 0,
+    newEvents: [],
+    deadlineExceeded: false,
+    storeError: undefined,
+    internalError: undefined,
+    fuelRefill: 1000,
+    lastFuelCheck: now,
+  };
+}
+
+/**
+ * Builds the import object for one instance. `context()` gives the call in progress;
+ * `memory()` the instance's memory (known only after instantiation).
+ */
+export function createHostImports(
+  env: HostEnvironment,
+  context: () => CallContext,
+  memory: () => WebAssembly.Memory,
+): { ea: HostImports; fuel: () => number } {
+  let view = new Uint8Array(0);
+  const mem = (): Uint8Array => {
+    // Growing memory detaches the old buffer, which leaves the old view empty.
+    if (view.byteLength === 0) view = new Uint8Array(memory().buffer);
+    return view;
+  };
+  const fail = (code: number): never => {
+    throw new AbiFailure(code);
+  };
+  const range = (ptr: number, len: number, limit: number): [number, number] => {
+    const p = ptr >>> 0;
+    const l = len >>> 0;
+    if (l > limit) fail(ABI_ERROR.TOO_LARGE);
+    if (p + l > mem().length) fail(ABI_ERROR.OUT_OF_BOUNDS);
+    return [p, l];
+  };
+  const bytes = (ptr: number, len: number, limit: number): Uint8Array => {
+    const [p, l] = range(ptr, len, limit);
+    return mem().slice(p, p + l);
+  };
+  const text = (ptr: number, len: number, limit: number): string => {
+    const [p, l] = range(ptr, len, limit);
+    try {
+      return decoder.decode(mem().subarray(p, p + l));
+    } catch {
+      return fail(ABI_ERROR.INVALID);
+    }
+  };
+  const key = (ptr: number, len: number): Uint8Array => {
+    if (len === 0) fail(ABI_ERROR.INVALID);
+    return bytes(ptr, len, LIMITS.keyBytes);
+  };
+  /**
+   * Checks the output buffer first (a bad buffer is reported even when there is nothing to copy),
+   * then copies `lookup()`'s value out if it fits and returns its length either way (docs/abi.md, kv_get).
+   */
+  const output = (outPtr: number, outCap: number, lookup: () => Uint8Array | undefined): number => {
+    const [p, cap] = range(outPtr, outCap, Number.MAX_SAFE_INTEGER);
+    const value = lookup();
+    if (value === undefined) return fail(ABI_ERROR.NOT_FOUND);
+    if (value.length <= cap) mem().set(value, p);
+    return value.length;
+  };
+
+  /** Runs one host call: capability check, quotas, and the translation of every failure. */
+  const hostCall = (capability: Capability, body: () => number): number => {
+    const ctx = context();
+    if (++ctx.hostCalls > LIMITS.hostCallsPerCall) return ABI_ERROR.QUOTA;
+    if (!env.granted.has(capability)) return ABI_ERROR.DENIED;
+    try {
+      return body();
+    } catch (error) {
+      if (error instanceof AbiFailure) return error.code;
+      if (error instanceof StoreUnavailableError) {
+        ctx.storeError ??= error;
+        return ABI_ERROR.UNAVAILABLE;
+      }
+      ctx.internalError ??= error;
+      throw new HostAbort('host call failed', { cause: error });
+    }
+  };
+
+  const ea: HostImports = {
+    log: (level, ptr, len) =>
+      hostCall('log', () => {
+        if (level < 0 || level > 3) fail(ABI_ERROR.INVALID);
+        env.log(level, text(ptr, len, LIMITS.logBytes));
+        return 0;
+      }),
+    clock_now_ms: () => hostCall('clock', () => Math.floor(env.now())),
+    config_get: (kPtr, kLen, outPtr, outCap) =>
+      hostCall('config', () => {
+        const name = text(kPtr, kLen, LIMITS.configKeyBytes);
+        return output(outPtr, outCap, () => {
+          const value = env.config.get(name);
+          return value === undefined ? undefined : encoder.encode(value);
+        });
+      }),
+    kv_get: (kPtr, kLen, outPtr, outCap) =>
+      hostCall('kv', () => {
+        const k = key(kPtr, kLen);
+        return output(outPtr, outCap, () => env.store.kvGet(env.namespace, k));
+      }),
+    kv_put: (kPtr, kLen, vPtr, vLen) =>
+      hostCall('kv', () => {
+        const k = key(kPtr, kLen);
+        env.store.kvPut(env.namespace, k, bytes(vPtr, vLen, LIMITS.valueBytes));
+        return 0;
+      }),
+    kv_delete: (kPtr, kLen) => hostCall('kv', () => (env.store.kvDelete(env.namespace, key(kPtr, kLen)) ? 1 : 0)),
+    kv_list: (pPtr, pLen, aPtr, aLen, outPtr, outCap) =>
+      hostCall('kv', () => {
+        const prefix = bytes(pPtr, pLen, LIMITS.keyBytes);
+        const after = aLen === 0 ? undefined : bytes(aPtr, aLen, LIMITS.keyBytes);
+        const [out, cap] = range(outPtr, outCap, Number.MAX_SAFE_INTEGER);
+        if (cap < LIMITS.listBufferMin) fail(ABI_ERROR.INVALID);
+        // Each entry takes at least 3 bytes, which bounds how many keys can fit.
+        const keys = env.store.kvList(env.namespace, prefix, after, Math.floor(cap / 3));
+        const m = mem();
+        let pos = out;
+        for (const k of keys) {
+          if (pos - out + 2 + k.length > cap) break;
+          m[pos] = k.length & 0xff;
+          m[pos + 1] = k.length >>> 8;
+          m.set(k, pos + 2);
+          pos += 2 + k.length;
+        }
+        return pos - out;
+      }),
+    event_append: (pPtr, pLen, sPtr, sLen, timeMs, plPtr, plLen) =>
+      hostCall('events', () => {
+        const ctx = context();
+        if (pLen === 0 || sLen === 0) fail(ABI_ERROR.INVALID);
+        const partition = text(pPtr, pLen, LIMITS.partitionBytes);
+        const source = text(sPtr, sLen, LIMITS.sourceBytes);
+        if (!Number.isInteger(timeMs) || timeMs < 0 || timeMs > Number.MAX_SAFE_INTEGER) fail(ABI_ERROR.INVALID);
+        const payload = bytes(plPtr, plLen, LIMITS.payloadBytes);
+        if (ctx.newEvents.length >= LIMITS.eventsPerCall) fail(ABI_ERROR.QUOTA);
+        const event: StoredEvent = { partition, source, timeMs, payload };
+        const outcome = env.store.appendEvent(env.stream, event);
+        if (outcome === 'new') ctx.newEvents.push(event);
+        return APPEND_RESULT[outcome];
+      }),
+    metric_add: (nPtr, nLen, value) =>
+      hostCall('metrics', () => {
+        const name = text(nPtr, nLen, LIMITS.metricNameBytes);
+        if (!METRIC_NAME_RE.test(name) || !Number.isFinite(value)) fail(ABI_ERROR.INVALID);
+        return env.metric(name, value) ? 0 : fail(ABI_ERROR.QUOTA);
+      }),
+  };
+
+  const fuel = (): number => {
+    const ctx = context();
+    const now = performance.now();
+    if (now > ctx.deadline) {
+      ctx.deadlineExceeded = true;
+      throw new DeadlineSignal('deadline exceeded');
+    }
+    // Loop bodies that take long (bulk memory, host calls) get checked more often.
+    const elapsed = now - ctx.lastFuelCheck;
+    ctx.lastFuelCheck = now;
+    if (elapsed > 0.5) ctx.fuelRefill = Math.max(1, ctx.fuelRefill >> 2);
+    else if (elapsed < 0.05) ctx.fuelRefill = Math.min(MAX_FUEL, ctx.fuelRefill * 2);
+    return ctx.fuelRefill;
+  };
+
+  return { ea, fuel };
+}

@@ -1,0 +1,108 @@
+/**
+ * The Wasm host: verifies, instruments, compiles (once per module hash) and wires guests to a store.
+ */
+import { CAPABILITIES, DEFAULT_DEADLINE_MS, DEFAULT_MEMORY_CAP_BYTES, type Capability } from './abi.js';
+import { ModuleLoadError } from './errors.js';
+import { GuestModule, type CallReport } from './guest-module.js';
+import { instrumentModule, type ModuleInfo } from './instrument.js';
+import { TrustedKeys, verifyBundle, type ModuleBundle } from './manifest.js';
+import type { GuestStore } from './store.js';
+
+export interface RuntimeOptions {
+  store: GuestStore;
+  /** Public keys (PEM) whose signatures this node accepts. */
+  trustedKeys: TrustedKeys | Iterable<string>;
+  /** The most memory any module may have, in bytes. @default 67108864 (64 MiB) */
+  memoryCapBytes?: number;
+  /** The longest CPU deadline any call may have, in milliseconds. @default 50 */
+  maxDeadlineMs?: number;
+  /** Wall clock handed to guests, in milliseconds. @default Date.now */
+  now?: () => number;
+  /** Guest log lines. @default ignore */
+  onLog?: (module: GuestModule, level: number, message: string) => void;
+  /** Guest counters (`metric_add`). @default ignore */
+  onMetric?: (module: GuestModule, name: string, value: number) => void;
+  /** Called after every guest call, for metrics. @default ignore */
+  onCall?: (report: CallReport) => void;
+}
+
+export interface LoadOptions {
+  /** Capabilities the operator grants this module; nothing is granted by default. @default [] */
+  grants?: Iterable<Capability>;
+  /** Values guests read with `config_get`. @default {} */
+  config?: Record<string, string>;
+}
+
+interface Compiled {
+  module: WebAssembly.Module;
+  info: ModuleInfo;
+}
+
+export class Runtime {
+  private readonly trusted: TrustedKeys;
+  private readonly compiled = new Map<string, Promise<Compiled>>();
+  readonly memoryCapBytes: number;
+  readonly maxDeadlineMs: number;
+
+  constructor(private readonly options: RuntimeOptions) {
+    this.trusted = options.trustedKeys instanceof TrustedKeys ? options.trustedKeys : new TrustedKeys(options.trustedKeys);
+    this.memoryCapBytes = options.memoryCapBytes ?? DEFAULT_MEMORY_CAP_BYTES;
+    this.maxDeadlineMs = options.maxDeadlineMs ?? DEFAULT_DEADLINE_MS;
+  }
+
+  get trustedKeys(): TrustedKeys {
+    return this.trusted;
+  }
+
+  /** Verifies and compiles a signed module. Throws {@link ModuleLoadError} with a code on refusal. */
+  async load(bundle: ModuleBundle, options: LoadOptions = {}): Promise<GuestModule> {
+    const manifest = verifyBundle(bundle, this.trusted);
+    const memoryCap = Math.min(manifest.limits.memory_bytes ?? this.memoryCapBytes, this.memoryCapBytes);
+    if ((manifest.limits.memory_bytes ?? 0) > this.memoryCapBytes) {
+      throw new ModuleLoadError('memory_over_cap', `the manifest asks for ${manifest.limits.memory_bytes} bytes; this node allows ${this.memoryCapBytes}`);
+    }
+    const { module, info } = await this.compile(manifest.sha256, bundle.wasm, memoryCap);
+    for (const capability of info.capabilities) {
+      if (!manifest.capabilities.includes(capability)) {
+        throw new ModuleLoadError('capability_not_declared', `the module imports ${capability} functions but its manifest does not declare ${capability}`);
+      }
+    }
+    const grants = new Set(options.grants ?? []);
+    for (const g of grants) {
+      if (!(CAPABILITIES as readonly string[]).includes(g)) throw new Error(`unknown capability ${g}`);
+    }
+    const granted = new Set(manifest.capabilities.filter((c) => grants.has(c)));
+    return new GuestModule({
+      manifest,
+      info,
+      compiled: module,
+      store: this.options.store,
+      granted,
+      config: new Map(Object.entries(options.config ?? {})),
+      deadlineMs: Math.min(manifest.limits.deadline_ms ?? this.maxDeadlineMs, this.maxDeadlineMs),
+      now: this.options.now ?? Date.now,
+      onLog: this.options.onLog ?? (() => {}),
+      onMetric: this.options.onMetric ?? (() => {}),
+      onCall: this.options.onCall ?? (() => {}),
+    });
+  }
+
+  /** Instrumented and compiled once per (module hash, memory cap); the promise is shared. */
+  private compile(sha256: string, wasm: Uint8Array, memoryCapBytes: number): Promise<Compiled> {
+    const cacheKey = `${sha256}:${memoryCapBytes}`;
+    let entry = this.compiled.get(cacheKey);
+    if (!entry) {
+      entry = (async () => {
+        const { wasm: instrumented, info } = instrumentModule(wasm, { memoryCapBytes });
+        try {
+          return { module: await WebAssembly.compile(instrumented), info };
+        } catch (error) {
+          throw new ModuleLoadError('invalid_module', `instrumented module failed to compile: ${String(error)}`, { cause: error });
+        }
+      })();
+      entry.catch(() => this.compiled.delete(cacheKey));
+      this.compiled.set(cacheKey, entry);
+    }
+    return entry;
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * Every hostile behaviour in guests/hostile is contained: the call fails with its own code (or the
+ * host call returns its ABI error), nothing the call wrote is kept, and the node keeps serving.
+ */
+import { describe, expect, it } from 'vitest';
+import { ABI_ERROR, GuestCallError, MemoryStore, ModuleLoadError, type GuestModule } from '../../src/runtime/index.js';
+import { get, hostileWasm, i32s, loadWasm, testRuntime, wat } from '../helpers/guests.js';
+
+/** A tiny well-behaved guest used to show the node still serves after a hostile call. */
+const HEALTHY = wat(`(module
+  (memory (export "memory") 1 1)
+  (func (export "ea_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "ea_on_http") (param i32 i32) (result i32)
+    (i32.store (i32.const 0) (i32.const 4))
+    (i32.store16 (i32.const 4) (i32.const 200))
+    (i32.store16 (i32.const 6) (i32.const 0))
+    (i32.const 0)))`);
+
+async function expectCallError(mod: GuestModule, path: string, code: string): Promise<void> {
+  let caught: unknown;
+  try {
+    mod.invokeHttp(get(path));
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(GuestCallError);
+  expect((caught as GuestCallError).code).toBe(code);
+}
+
+async function expectLoadError(wasm: Uint8Array, code: string, options: Parameters<typeof loadWasm>[1] = {}): Promise<ModuleLoadError> {
+  const error = await loadWasm(wasm, options).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ModuleLoadError);
+  expect((error as ModuleLoadError).code).toBe(code);
+  expect((error as ModuleLoadError).message).toContain('fix:');
+  return error as ModuleLoadError;
+}
+
+async function stillServes(runtimeStore: MemoryStore): Promise<void> {
+  const healthy = await loadWasm(HEALTHY, { store: runtimeStore, capabilities: [] });
+  expect(healthy.invokeHttp(get('/')).status).toBe(200);
+}
+
+describe('CPU deadline', () => {
+  it('stops an infinite loop at its deadline, and the same module serves again', async () => {
+    const store = new MemoryStore();
+    const mod = await loadWasm(hostileWasm('infinite-loop'), { store, capabilities: [], limits: { deadline_ms: 20 } });
+    const started = performance.now();
+    await expectCallError(mod, '/', 'deadline_exceeded');
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(20);
+    expect(elapsed).toBeLessThan(1000);
+    await expectCallError(mod, '/', 'deadline_exceeded');
+    await stillServes(store);
+  });
+
+  it('stops exponential recursion that has no loop instruction', async () => {
+    const mod = await loadWasm(hostileWasm('recursion-no-loop'), { capabilities: [], limits: { deadline_ms: 20 } });
+    await expectCallError(mod, '/', 'deadline_exceeded');
+  });
+
+  it('stops a start function that never returns', async () => {
+    const mod = await loadWasm(hostileWasm('start-loop'), { capabilities: [], limits: { deadline_ms: 20 } });
+    await expectCallError(mod, '/', 'deadline_exceeded');
+  });
+
+  it('never grants more than the node maximum, whatever the manifest asks', async () => {
+    const runtime = testRuntime({ maxDeadlineMs: 10 });
+    const mod = await loadWasm(hostileWasm('infinite-loop'), { runtime, capabilities: [], limits: { deadline_ms: 10_000 } });
+    const started = performance.now();
+    await expectCallError(mod, '/', 'deadline_exceeded');
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+});
+
+describe('memory cap', () => {
+  it('memory.grow cannot pass the declared maximum', async () => {
+    const mod = await loadWasm(hostileWasm('memory-grow'), { capabilities: [] });
+    const res = mod.invokeHttp(get('/'));
+    expect(res.status).toBe(200);
+    expect(i32s(res.body)).toEqual([4]);
+    // A grown instance is discarded: the next call starts at one page again.
+    expect(i32s(mod.invokeHttp(get('/')).body)).toEqual([4]);
+  });
+
+  it('refuses a memory without a maximum', async () => {
+    await expectLoadError(hostileWasm('memory-unbounded'), 'memory_unbounded', { capabilities: [] });
+  });
+
+  it('refuses a maximum above the node cap', async () => {
+    await expectLoadError(hostileWasm('memory-over-cap'), 'memory_over_cap', { capabilities: [] });
+  });
+
+  it('refuses a maximum above the manifest limit', async () => {
+    await expectLoadError(hostileWasm('memory-grow'), 'memory_over_cap', { capabilities: [], limits: { memory_bytes: 2 * 65536 } });
+  });
+
+  it('refuses a manifest that asks for more than the node cap', async () => {
+    const runtime = testRuntime({ memoryCapBytes: 1024 * 1024 });
+    await expectLoadError(hostileWasm('memory-grow'), 'memory_over_cap', { runtime, capabilities: [], limits: { memory_bytes: 2 * 1024 * 1024 } });
+  });
+});
+
+describe('traps become error codes', () => {
+  it.each([
+    ['/unreachable', 'guest_trap'],
+    ['/oob', 'guest_trap'],
+    ['/div0', 'guest_trap'],
+    ['/bad-frame', 'guest_bad_response'],
+  ])('%s -> %s, and the next call is served', async (path, code) => {
+    const mod = await loadWasm(hostileWasm('traps'), { capabilities: ['log'] });
+    await expectCallError(mod, path, code);
+    expect(mod.invokeHttp(get('/fine')).status).toBe(204);
+  });
+
+  it('stack overflow', async () => {
+    const store = new MemoryStore();
+    const mod = await loadWasm(hostileWasm('stack-overflow'), { store, capabilities: [] });
+    await expectCallError(mod, '/', 'stack_overflow');
+    await stillServes(store);
+  });
+});
+
+describe('pointers and lengths handed to the host are checked', () => {
+  it('returns OUT_OF_BOUNDS, TOO_LARGE and INVALID instead of touching memory outside the guest', async () => {
+    const store = new MemoryStore();
+    const mod = await loadWasm(hostileWasm('bad-pointers'), { store });
+    const res = mod.invokeHttp(get('/'));
+    expect(res.status).toBe(200);
+    expect(i32s(res.body)).toEqual([
+      ABI_ERROR.OUT_OF_BOUNDS, // key past the end
+      ABI_ERROR.OUT_OF_BOUNDS, // negative pointer
+      ABI_ERROR.TOO_LARGE, // 2 GiB value
+      ABI_ERROR.OUT_OF_BOUNDS, // output buffer outside memory
+      ABI_ERROR.OUT_OF_BOUNDS, // log message runs off the end
+      ABI_ERROR.OUT_OF_BOUNDS, // kv_list buffer wraps around
+      ABI_ERROR.OUT_OF_BOUNDS, // event payload outside memory
+      ABI_ERROR.INVALID, // empty key
+    ]);
+    expect(store.kvList('test-guest@1.0.0', new Uint8Array(0), undefined, 10)).toEqual([]);
+  });
+});
+
+describe('imports outside the ABI', () => {
+  it('refuses a WASI import', async () => {
+    const error = await expectLoadError(hostileWasm('forbidden-import'), 'import_not_allowed');
+    expect(error.message).toContain('wasi_snapshot_preview1.fd_write');
+  });
+
+  it('refuses an ABI name with the wrong signature', async () => {
+    await expectLoadError(hostileWasm('wrong-signature'), 'import_not_allowed');
+  });
+
+  it('refuses exception handling', async () => {
+    await expectLoadError(hostileWasm('exceptions', { exceptions: true }), 'unsupported_feature', { capabilities: [] });
+  });
+});
+
+describe('namespaces', () => {
+  it('a guest cannot name a key of another namespace', async () => {
+    const store = new MemoryStore();
+    const secret = new TextEncoder().encode('secret');
+    store.kvPut('other@1.0.0', secret, new TextEncoder().encode('the other module keeps this'));
+    const mod = await loadWasm(hostileWasm('namespace-escape'), { store, name: 'escape' });
+    const res = mod.invokeHttp(get('/'));
+    expect(i32s(res.body)).toEqual([ABI_ERROR.NOT_FOUND, ABI_ERROR.NOT_FOUND, ABI_ERROR.NOT_FOUND, ABI_ERROR.NOT_FOUND]);
+  });
+});
+
+describe('capabilities are denied by default', () => {
+  it('refuses a module that imports a capability its manifest does not declare', async () => {
+    await expectLoadError(hostileWasm('undeclared-capability'), 'capability_not_declared', { capabilities: ['clock'] });
+  });
+
+  it('returns DENIED for a declared capability the operator did not grant', async () => {
+    const store = new MemoryStore();
+    const mod = await loadWasm(hostileWasm('undeclared-capability'), { store, capabilities: ['kv', 'clock'], grants: [] });
+    const body = mod.invokeHttp(get('/')).body;
+    const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    expect(view.getInt32(0, true)).toBe(ABI_ERROR.DENIED);
+    expect(view.getFloat64(4, true)).toBe(ABI_ERROR.DENIED);
+    expect(store.kvList('test-guest@1.0.0', new Uint8Array(0), undefined, 10)).toEqual([]);
+  });
+
+  it('grants exactly what was granted', async () => {
+    const mod = await loadWasm(hostileWasm('undeclared-capability'), { capabilities: ['kv', 'clock'], grants: ['clock'], now: () => 1234 });
+    const body = mod.invokeHttp(get('/')).body;
+    const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    expect(view.getInt32(0, true)).toBe(ABI_ERROR.DENIED);
+    expect(view.getFloat64(4, true)).toBe(1234);
+  });
+});
+
+describe('isolation between calls', () => {
+  it('no global, data or heap byte written by one call is visible to the next', async () => {
+    const mod = await loadWasm(hostileWasm('state-leak'), { capabilities: [] });
+    for (let i = 0; i < 5; i++) expect(i32s(mod.invokeHttp(get('/')).body)).toEqual([1, 1, 1]);
+  });
+});
