@@ -26,33 +26,48 @@ export interface GuestHttpResponse {
 const encoder = new TextEncoder();
 const U16_MAX = 0xffff;
 
-function utf8(text: string, field: string): Uint8Array {
-  const bytes = encoder.encode(text);
-  if (bytes.length > U16_MAX) throw new RangeError(`${field} is longer than ${U16_MAX} bytes`);
-  return bytes;
+function fieldLength(text: string, field: string): number {
+  const n = Buffer.byteLength(text, 'utf8');
+  if (n > U16_MAX) throw new RangeError(`${field} is longer than ${U16_MAX} bytes`);
+  return n;
 }
 
-/** Encodes an HTTP request envelope. */
+/**
+ * Size of the HTTP request envelope, and a writer that puts it at `ptr` in guest memory. The
+ * envelope is written in place, not built and copied: this is on every request's path.
+ */
+export function httpRequestEnvelope(req: GuestHttpRequest): { size: number; write: (memory: ArrayBuffer, ptr: number) => void } {
+  const lengths = [
+    fieldLength(req.path, 'path'),
+    fieldLength(req.query, 'query'),
+    fieldLength(req.contentType, 'content type'),
+    fieldLength(req.principal.subject, 'subject'),
+  ] as const;
+  const size = 4 + 8 + lengths[0] + lengths[1] + lengths[2] + lengths[3] + 4 + req.body.length;
+  const write = (memory: ArrayBuffer, ptr: number): void => {
+    const out = Buffer.from(memory, ptr, size);
+    out[0] = 1;
+    out[1] = HTTP_METHOD[req.method] ?? 0;
+    out[2] = PRINCIPAL_KIND[req.principal.kind];
+    out[3] = 0;
+    let pos = 4;
+    const texts = [req.path, req.query, req.contentType, req.principal.subject];
+    for (let i = 0; i < 4; i++) {
+      out.writeUInt16LE(lengths[i]!, pos);
+      out.write(texts[i]!, pos + 2, 'utf8');
+      pos += 2 + lengths[i]!;
+    }
+    out.writeUInt32LE(req.body.length, pos);
+    out.set(req.body, pos + 4);
+  };
+  return { size, write };
+}
+
+/** Encodes an HTTP request envelope into a new array (tests, and other hosts such as the workerd adapter). */
 export function encodeHttpRequest(req: GuestHttpRequest): Uint8Array {
-  const path = utf8(req.path, 'path');
-  const query = utf8(req.query, 'query');
-  const contentType = utf8(req.contentType, 'content type');
-  const subject = utf8(req.principal.subject, 'subject');
-  const size = 4 + 2 + path.length + 2 + query.length + 2 + contentType.length + 2 + subject.length + 4 + req.body.length;
+  const { size, write } = httpRequestEnvelope(req);
   const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  out[0] = 1;
-  out[1] = HTTP_METHOD[req.method] ?? 0;
-  out[2] = PRINCIPAL_KIND[req.principal.kind];
-  out[3] = 0;
-  let pos = 4;
-  for (const field of [path, query, contentType, subject]) {
-    view.setUint16(pos, field.length, true);
-    out.set(field, pos + 2);
-    pos += 2 + field.length;
-  }
-  view.setUint32(pos, req.body.length, true);
-  out.set(req.body, pos + 4);
+  write(out.buffer, 0);
   return out;
 }
 
@@ -98,11 +113,12 @@ export function decodeResponseFrame(memory: Uint8Array, ptr: number): GuestHttpR
   const ctLength = view.getUint16(start + 6, true);
   if (8 + ctLength > 4 + length) return 'response content type runs past the frame';
   const ctStart = start + 8;
-  let contentType: string;
-  try {
-    contentType = new TextDecoder('utf-8', { fatal: true }).decode(memory.subarray(ctStart, ctStart + ctLength));
-  } catch {
-    return 'response content type is not UTF-8';
+  // Content types are ASCII tokens (RFC 9110); anything else is a malformed frame.
+  let contentType = '';
+  for (let i = ctStart; i < ctStart + ctLength; i++) {
+    const c = memory[i]!;
+    if (c < 0x20 || c > 0x7e) return 'response content type is not printable ASCII';
+    contentType += String.fromCharCode(c);
   }
   return { status, contentType, body: memory.slice(ctStart + ctLength, end) };
 }

@@ -4,7 +4,7 @@
  * `store.atomically`, so a failed call leaves nothing behind.
  */
 import { EXPORTS, LIMITS, type Capability } from './abi.js';
-import { decodeResponseFrame, encodeEvents, encodeHttpRequest, type GuestHttpRequest, type GuestHttpResponse } from './envelope.js';
+import { decodeResponseFrame, encodeEvents, httpRequestEnvelope, type GuestHttpRequest, type GuestHttpResponse } from './envelope.js';
 import { GuestCallError, type GuestCallErrorCode } from './errors.js';
 import { DeadlineSignal, createHostImports, newCallContext, type CallContext, type HostEnvironment } from './host-imports.js';
 import { FUEL_IMPORT, type ModuleInfo } from './instrument.js';
@@ -48,6 +48,12 @@ interface GuestExports {
   ea_on_http?: (ptr: number, len: number) => number;
   ea_on_events?: (ptr: number, len: number) => number;
   __ea_reset: () => void;
+}
+
+/** A call's input: its size (to allocate in the guest) and how to write it there. */
+interface GuestInput {
+  size: number;
+  write: (memory: ArrayBuffer, ptr: number) => void;
 }
 
 class GuestInstance {
@@ -126,7 +132,7 @@ export class GuestModule {
 
   /** Calls `ea_on_http`. Throws {@link GuestCallError} when the call fails (nothing is kept). */
   invokeHttp(request: GuestHttpRequest): HttpCallResult {
-    return this.call('http', encodeHttpRequest(request), (inst, ret) => {
+    return this.call('http', httpRequestEnvelope(request), (inst, ret) => {
       const frame = decodeResponseFrame(new Uint8Array(inst.exports.memory.buffer), ret);
       if (typeof frame === 'string') throw new GuestCallError('guest_bad_response', frame);
       return { ...frame, newEvents: inst.ctx.newEvents };
@@ -136,12 +142,14 @@ export class GuestModule {
   /** Calls `ea_on_events` with events new to this module's state. */
   invokeEvents(events: readonly StoredEvent[]): void {
     if (events.length === 0) return;
-    this.call('events', encodeEvents(events), (_inst, ret) => {
+    const bytes = encodeEvents(events);
+    const input = { size: bytes.length, write: (memory: ArrayBuffer, ptr: number) => new Uint8Array(memory, ptr, bytes.length).set(bytes) };
+    this.call('events', input, (_inst, ret) => {
       if (ret !== 0) throw new GuestCallError('guest_refused', `ea_on_events returned ${ret}`);
     });
   }
 
-  private call<T>(trigger: Trigger, input: Uint8Array, finish: (inst: GuestInstance, ret: number) => T): T {
+  private call<T>(trigger: Trigger, input: GuestInput, finish: (inst: GuestInstance, ret: number) => T): T {
     const entry = trigger === 'http' ? EXPORTS.onHttp : EXPORTS.onEvents;
     const started = performance.now();
     let instance: GuestInstance | undefined;
@@ -152,13 +160,13 @@ export class GuestModule {
         inst.ctx = newCallContext(this.options.deadlineMs);
         const fn = inst.exports[entry];
         if (!fn) throw new GuestCallError('guest_bad_response', `the module has no ${entry} export`);
-        const ptr = inst.exports.ea_alloc(input.length) >>> 0;
-        const memory = new Uint8Array(inst.exports.memory.buffer);
-        if (ptr + input.length > memory.length) {
-          throw new GuestCallError('guest_bad_response', `ea_alloc(${input.length}) returned ${ptr}, outside memory`);
+        const ptr = inst.exports.ea_alloc(input.size) >>> 0;
+        const memory = inst.exports.memory.buffer;
+        if (ptr + input.size > memory.byteLength) {
+          throw new GuestCallError('guest_bad_response', `ea_alloc(${input.size}) returned ${ptr}, outside memory`);
         }
-        memory.set(input, ptr);
-        const ret = fn(ptr, input.length);
+        input.write(memory, ptr);
+        const ret = fn(ptr, input.size);
         this.checkContext(inst.ctx);
         return finish(inst, ret);
       });
