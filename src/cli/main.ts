@@ -2,7 +2,9 @@
 /** The `edgeagg` command. Each subcommand lives in its own file and registers itself here. */
 import { Command } from 'commander';
 import { registerKeygen } from './keygen.js';
+import { registerServe } from './serve.js';
 import { registerSign } from './sign.js';
+import { registerTokenCreate } from './token-create.js';
 import { registerVerify } from './verify.js';
 
 const program = new Command()
@@ -10,6 +12,8 @@ const program = new Command()
   .description('edge-aggregator: a self-hosted edge runtime for sandboxed WebAssembly handlers')
   .showHelpAfterError();
 
+registerServe(program);
+registerTokenCreate(program);
 registerKeygen(program);
 registerSign(program);
 registerVerify(program);

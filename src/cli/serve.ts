@@ -1,0 +1,62 @@
+import type { Command } from 'commander';
+import { issueToken } from '../auth/tokens.js';
+import { EdgeNode } from '../node/edge-node.js';
+import { SETTINGS, envName, resolveSettings, type SettingName } from '../node/settings.js';
+
+/** `edgeagg serve`: runs a node. Every setting is a flag, an EDGEAGG_* variable and a config key. */
+export function registerServe(program: Command): void {
+  const cmd = program.command('serve').description('run a node: the HTTP API, the aggregator module and the store');
+  cmd.option('--config <file>', 'JSON config file whose keys are the setting names below (env EDGEAGG_CONFIG)');
+  for (const [name, spec] of Object.entries(SETTINGS)) {
+    cmd.option(`--${name} <value>`, `${spec.description} (env ${envName(name as SettingName)}, default ${JSON.stringify(spec.default)})`);
+  }
+  cmd.action(async (opts: Record<string, unknown>) => {
+    const flags: Partial<Record<SettingName, unknown>> = {};
+    for (const name of Object.keys(SETTINGS) as SettingName[]) flags[name] = opts[camel(name)];
+    const settings = resolveSettings(flags, process.env, opts.config as string | undefined);
+    const node = await EdgeNode.start({ settings });
+    await printBanner(node);
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      node.logger.info('shutting down', { signal });
+      node.stop().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          node.logger.error('shutdown failed', { error });
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+function camel(name: string): string {
+  return name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+}
+
+async function printBanner(node: EdgeNode): Promise<void> {
+  const s = node.settings;
+  const lines = [
+    `edge-aggregator node listening on ${node.url}`,
+    `  dashboard: ${node.url}/`,
+    `  data:      ${s['data-dir']}`,
+    `  module:    ${node.module.name}@${node.module.version}`,
+    `  auth:      ${s.auth ? 'on' : 'OFF (anyone on the network can write and read)'}`,
+  ];
+  if (s.auth && node.firstStart) {
+    lines.push(
+      '',
+      `first start: created this node's token key in ${s['data-dir']}/keys. Ready-to-use tokens (30 days):`,
+      `  sensors (gateway, any device): ${await issueToken(node.nodeKey, { scope: 'gateway' })}`,
+      `  dashboard and reads (read):    ${await issueToken(node.nodeKey, { scope: 'read' })}`,
+    );
+  }
+  if (s.auth) {
+    lines.push('', `create tokens with: edgeagg token create --device ID | --gateway | --read | --admin --data-dir ${s['data-dir']}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

@@ -1,0 +1,195 @@
+/**
+ * The node's HTTP server, on node:http directly: the API has a handful of routes, and the request
+ * path is the product's hot path (a framework's request/response adaptation would cost more than
+ * the routing it saves).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Scope, TokenVerifier } from '../auth/tokens.js';
+import { TokenError } from '../auth/tokens.js';
+import type { IngestPipeline } from '../ingest/ingest-pipeline.js';
+import type { GuestHttpRequest, GuestModule, PrincipalKind } from '../runtime/index.js';
+import { BodyTooLargeError, readBody } from './body.js';
+import type { RegionStream } from './region-stream.js';
+import { sendBody, sendError, sendGuestFailure, sendJson } from './respond.js';
+
+export interface EdgeServerOptions {
+  /** The aggregator module: it answers the API's routes. */
+  module: () => GuestModule;
+  pipeline: () => IngestPipeline;
+  stream: RegionStream;
+  /** Token verification; undefined turns authentication off. */
+  verifier: TokenVerifier | undefined;
+  /** Largest request body in bytes. @default 1048576 */
+  bodyLimit?: number;
+  /** Readiness and its details for `/readyz`. */
+  readiness: () => { ready: boolean; [detail: string]: unknown };
+  /** Extra routes (the dashboard, metrics), tried before the 404. Return true when handled. */
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
+  /** Log of failures the client cannot see the cause of. @default console.error */
+  onError?: (error: unknown, context: string) => void;
+}
+
+interface Route {
+  method: string;
+  /** Scopes allowed; empty: no authentication. */
+  scopes: readonly Scope[];
+  handle: (ctx: RequestContext) => Promise<void> | void;
+}
+
+interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  path: string;
+  query: string;
+  principal: { kind: PrincipalKind; subject: string };
+}
+
+const WRITE_SCOPES = ['device', 'gateway', 'admin'] as const;
+const READ_SCOPES = ['read', 'admin'] as const;
+
+export function createEdgeServer(options: EdgeServerOptions): Server {
+  const bodyLimit = options.bodyLimit ?? 1024 * 1024;
+  const onError = options.onError ?? ((error: unknown, context: string) => console.error(context, error));
+
+  const guestRequest = (ctx: RequestContext, contentType: string, body: Uint8Array): GuestHttpRequest => ({
+    method: ctx.req.method ?? 'GET',
+    path: ctx.path,
+    query: ctx.query,
+    contentType,
+    principal: ctx.principal,
+    body,
+  });
+
+  const ingest = async (ctx: RequestContext): Promise<void> => {
+    const contentType = mediaType(ctx.req.headers['content-type']);
+    let body: Buffer;
+    try {
+      body = await readBody(ctx.req, bodyLimit);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) {
+        // The rest of the body is not read: close the connection after answering.
+        sendError(ctx.res, 413, 'body_too_large', `${error.message}; split the batch`, { connection: 'close' });
+        ctx.req.resume();
+        return;
+      }
+      throw error;
+    }
+    try {
+      const result = await options.pipeline().submit(guestRequest(ctx, contentType, body));
+      sendBody(ctx.res, result.status, result.contentType || 'application/json', result.body);
+    } catch (error) {
+      sendGuestFailure(ctx.res, error);
+      if (!isExpected(error)) onError(error, 'ingest failed');
+    }
+  };
+
+  const query = (ctx: RequestContext): void => {
+    try {
+      const result = options.module().invokeHttp(guestRequest(ctx, '', new Uint8Array(0)));
+      sendBody(ctx.res, result.status, result.contentType || 'application/json', result.body);
+    } catch (error) {
+      sendGuestFailure(ctx.res, error);
+      if (!isExpected(error)) onError(error, 'query failed');
+    }
+  };
+
+  const routes: Array<{ match: (path: string) => boolean; routes: Route[] }> = [
+    { match: (p) => p === '/v1/readings', routes: [{ method: 'POST', scopes: WRITE_SCOPES, handle: ingest }] },
+    { match: (p) => p === '/v1/regions' || p.startsWith('/v1/regions/'), routes: [{ method: 'GET', scopes: READ_SCOPES, handle: query }] },
+    { match: (p) => p === '/v1/stream', routes: [{ method: 'GET', scopes: READ_SCOPES, handle: (ctx) => options.stream.open(ctx.req, ctx.res) }] },
+    { match: (p) => p === '/healthz', routes: [{ method: 'GET', scopes: [], handle: (ctx) => sendJson(ctx.res, 200, { status: 'ok' }) }] },
+    {
+      match: (p) => p === '/readyz',
+      routes: [
+        {
+          method: 'GET',
+          scopes: [],
+          handle: (ctx) => {
+            const r = options.readiness();
+            sendJson(ctx.res, r.ready ? 200 : 503, r);
+          },
+        },
+      ],
+    },
+  ];
+
+  const authenticate = async (req: IncomingMessage, query: string, scopes: readonly Scope[], res: ServerResponse): Promise<RequestContext['principal'] | undefined> => {
+    if (scopes.length === 0) return { kind: 'anonymous', subject: '' };
+    if (!options.verifier) return { kind: scopes[0] === 'device' ? 'gateway' : scopes[0]!, subject: '' };
+    const token = bearerToken(req, query);
+    if (!token) {
+      sendError(res, 401, 'unauthorized', 'missing token: send "Authorization: Bearer <token>" (create one with `edgeagg token create`)', {
+        'www-authenticate': 'Bearer',
+      });
+      return undefined;
+    }
+    try {
+      const principal = await options.verifier.verify(token);
+      if (!scopes.includes(principal.scope)) {
+        sendError(res, 403, 'forbidden', `a ${principal.scope} token cannot do this; it needs one of: ${scopes.join(', ')}`);
+        return undefined;
+      }
+      return { kind: principal.scope, subject: principal.subject };
+    } catch (error) {
+      if (!(error instanceof TokenError)) throw error;
+      sendError(res, 401, 'unauthorized', error.message, { 'www-authenticate': 'Bearer error="invalid_token"' });
+      return undefined;
+    }
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const query = q < 0 ? '' : url.slice(q + 1);
+    const entry = routes.find((r) => r.match(path));
+    if (!entry) {
+      if (options.extraRoutes?.(req, res, path)) return;
+      sendError(res, 404, 'not_found', `no route for ${path}`);
+      return;
+    }
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    const route = entry.routes.find((r) => r.method === method);
+    if (!route) {
+      sendError(res, 405, 'method_not_allowed', `${req.method} is not allowed on ${path}`, { allow: entry.routes.map((r) => r.method).join(', ') });
+      return;
+    }
+    const principal = await authenticate(req, query, route.scopes, res);
+    if (!principal) return;
+    await route.handle({ req, res, path, query, principal });
+  };
+
+  const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      onError(error, 'request failed');
+      sendError(res, 500, 'internal_error', 'internal error; nothing of this request was stored');
+    });
+  });
+  // A connection that sends nothing at all for this long is closed (slow clients, slowloris).
+  server.setTimeout(60_000, (socket) => socket.destroy());
+  return server;
+}
+
+/** `Authorization: Bearer`, or `access_token` in the query for EventSource, which cannot set headers. */
+function bearerToken(req: IncomingMessage, query: string): string | undefined {
+  const header = req.headers.authorization;
+  if (header) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    return m?.[1];
+  }
+  if (query.includes('access_token=')) {
+    const token = new URLSearchParams(query).get('access_token');
+    if (token) return token;
+  }
+  return undefined;
+}
+
+function mediaType(header: string | undefined): string {
+  if (!header) return '';
+  const semi = header.indexOf(';');
+  return (semi < 0 ? header : header.slice(0, semi)).trim().toLowerCase();
+}
+
+function isExpected(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'GuestCallError');
+}

@@ -1,0 +1,86 @@
+/**
+ * Group commit: work that arrives together is executed in one transaction and acknowledged
+ * together once that transaction is durable. One fsync then covers a whole group instead of one
+ * request, and a request never waits for a timer: a group is whatever arrived while the previous
+ * one was being committed (plus anything that arrived in the same event-loop turn).
+ */
+
+export interface GroupCommitOptions<J, R> {
+  /** Runs `fn` in one transaction that is durable when it returns (throws: nothing was kept). */
+  transaction: <T>(fn: () => T) => T;
+  /**
+   * Executes a group inside the transaction: one result or Error per job, in order. A job's Error
+   * fails that job only; a throw fails the whole group.
+   */
+  execute: (jobs: J[]) => Array<R | Error>;
+  /** The most jobs in one group. @default 1024 */
+  maxGroupSize?: number;
+  /** Told after a group's transaction committed, with its results. @default ignore */
+  onCommitted?: (results: Array<R | Error>) => void;
+  /** Told after every group, for metrics. @default ignore */
+  onGroup?: (report: { size: number; durationMs: number; failed: boolean }) => void;
+}
+
+interface Pending<J, R> {
+  job: J;
+  resolve: (result: R) => void;
+  reject: (error: unknown) => void;
+}
+
+export class GroupCommit<J, R> {
+  private queue: Pending<J, R>[] = [];
+  private scheduled = false;
+  private readonly maxGroupSize: number;
+
+  constructor(private readonly options: GroupCommitOptions<J, R>) {
+    this.maxGroupSize = options.maxGroupSize ?? 1024;
+  }
+
+  /** Resolves once the job's effects are committed and durable; rejects if they were not kept. */
+  submit(job: J): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ job, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Jobs waiting for their group. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Resolves when every job submitted so far has been committed or failed. */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 || this.scheduled) await new Promise((r) => setImmediate(r));
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // setImmediate runs after the I/O phase, so every request parsed in this turn joins the group.
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const group = this.queue.splice(0, this.maxGroupSize);
+    if (this.queue.length > 0) this.schedule();
+    if (group.length === 0) return;
+    const started = performance.now();
+    let results: Array<R | Error>;
+    try {
+      results = this.options.transaction(() => this.options.execute(group.map((p) => p.job)));
+    } catch (error) {
+      this.options.onGroup?.({ size: group.length, durationMs: performance.now() - started, failed: true });
+      for (const p of group) p.reject(error);
+      return;
+    }
+    this.options.onGroup?.({ size: group.length, durationMs: performance.now() - started, failed: false });
+    this.options.onCommitted?.(results);
+    group.forEach((p, i) => {
+      const result = results[i];
+      if (result instanceof Error) p.reject(result);
+      else p.resolve(result as R);
+    });
+  }
+}

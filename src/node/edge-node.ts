@@ -1,0 +1,164 @@
+/**
+ * The composition root: the one place where the store, the Wasm runtime, the aggregator module,
+ * the write path and the HTTP server are wired together.
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TokenVerifier, loadOrCreateNodeKey, type NodeKey } from '../auth/tokens.js';
+import { parsePublicKey } from '../runtime/index.js';
+import { createEdgeServer } from '../http/server.js';
+import { RegionStream } from '../http/region-stream.js';
+import { IngestPipeline } from '../ingest/ingest-pipeline.js';
+import { CAPABILITIES, Runtime, type Capability, type GuestModule } from '../runtime/index.js';
+import { SqliteStore } from '../store/index.js';
+import { createLogger, type Logger, type LogLevel } from '../telemetry/logger.js';
+import type { Settings } from './settings.js';
+import type { Server } from 'node:http';
+
+/** The package root: where `build/guests` is. */
+export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const BUILT_GUESTS = join(PACKAGE_ROOT, 'build', 'guests');
+const DEFAULT_MODULE = join(BUILT_GUESTS, 'aggregator.wasm');
+/** The public key the build signs guests with (scripts/build-guests.mjs). */
+const BUILD_KEY = join(BUILT_GUESTS, 'build-key.pub.pem');
+const GRANTS: Capability[] = [...CAPABILITIES];
+
+export interface EdgeNodeOptions {
+  settings: Settings;
+  logger?: Logger;
+}
+
+export class EdgeNode {
+  private draining = false;
+
+  private constructor(
+    readonly settings: Settings,
+    readonly logger: Logger,
+    readonly store: SqliteStore,
+    readonly module: GuestModule,
+    readonly pipeline: IngestPipeline,
+    readonly stream: RegionStream,
+    readonly server: Server,
+    readonly nodeKey: NodeKey,
+    /** True when this start created the data directory's key (the first start). */
+    readonly firstStart: boolean,
+  ) {}
+
+  static async start(options: EdgeNodeOptions): Promise<EdgeNode> {
+    const { settings } = options;
+    const logger = options.logger ?? createLogger(settings['log-level'] as LogLevel);
+    const dataDir = resolve(settings['data-dir']);
+    mkdirSync(dataDir, { recursive: true });
+    const { key: nodeKey, created } = loadOrCreateNodeKey(dataDir);
+
+    const store = SqliteStore.open({ path: join(dataDir, 'edgeagg.db'), synchronous: 'full' });
+    try {
+      const runtime = new Runtime({
+        store,
+        trustedKeys: trustedModuleKeys(settings),
+        onLog: (mod, level, message) => logger[(['debug', 'info', 'warn', 'error'] as const)[level] ?? 'info'](message, { module: mod.name, version: mod.version }),
+      });
+      const modulePath = settings.module ? resolve(settings.module) : DEFAULT_MODULE;
+      const module = await runtime.load(readBundle(modulePath), {
+        grants: GRANTS,
+        config: {
+          grace_period_ms: String(settings['grace-period-ms']),
+          max_future_ms: String(settings['max-future-ms']),
+        },
+      });
+
+      const render = (region: string): string | undefined => {
+        const res = module.invokeHttp({
+          method: 'GET',
+          path: `/v1/regions/${region}`,
+          query: '',
+          contentType: '',
+          principal: { kind: 'read', subject: 'stream' },
+          body: new Uint8Array(0),
+        });
+        return res.status === 200 ? Buffer.from(res.body).toString('utf8') : undefined;
+      };
+      const regions = (): string[] => {
+        const res = module.invokeHttp({ method: 'GET', path: '/v1/regions', query: '', contentType: '', principal: { kind: 'read', subject: 'stream' }, body: new Uint8Array(0) });
+        if (res.status !== 200) return [];
+        return (JSON.parse(Buffer.from(res.body).toString('utf8')) as { regions: Array<{ region: string }> }).regions.map((r) => r.region);
+      };
+      const stream = new RegionStream({ render, regions });
+      const pipeline = new IngestPipeline({
+        store,
+        module,
+        onCommitted: (partitions) => stream.changed(partitions),
+      });
+      const tokenKeys = [nodeKey.publicKey, ...settings['token-keys'].map((f) => parsePublicKey(readFileSync(f, 'utf8')))];
+      const verifier = settings.auth ? new TokenVerifier(tokenKeys) : undefined;
+
+      let node: EdgeNode | undefined;
+      const server = createEdgeServer({
+        module: () => module,
+        pipeline: () => pipeline,
+        stream,
+        verifier,
+        bodyLimit: settings['body-limit'],
+        readiness: () => ({
+          ready: node !== undefined && !node.draining,
+          module: `${module.name}@${module.version}`,
+          store: 'ok',
+        }),
+        onError: (error, context) => logger.error(context, { error }),
+      });
+      await new Promise<void>((resolveListen, reject) => {
+        server.once('error', reject);
+        server.listen(settings.port, settings.host, () => resolveListen());
+      });
+      node = new EdgeNode(settings, logger, store, module, pipeline, stream, server, nodeKey, created);
+      logger.info('node started', { url: node.url, module: `${module.name}@${module.version}`, dataDir, auth: settings.auth });
+      return node;
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+  }
+
+  get url(): string {
+    const address = this.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}`;
+  }
+
+  /** Stops accepting, finishes and acknowledges what is in flight, then closes the store. */
+  async stop(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    this.server.closeIdleConnections();
+    this.stream.close();
+    await this.pipeline.drain();
+    // Connections still open after in-flight requests are answered are closed.
+    const timer = setTimeout(() => this.server.closeAllConnections(), 2_000);
+    await closed;
+    clearTimeout(timer);
+    this.store.close();
+    this.logger.info('node stopped');
+  }
+}
+
+function readBundle(modulePath: string): { wasm: Uint8Array; signatureFile: unknown } {
+  if (!existsSync(modulePath)) {
+    throw new Error(`no module at ${modulePath}: run \`npm run build\` to build the aggregator, or pass --module`);
+  }
+  const sigPath = `${modulePath}.sig.json`;
+  return {
+    wasm: readFileSync(modulePath),
+    signatureFile: existsSync(sigPath) ? JSON.parse(readFileSync(sigPath, 'utf8')) : undefined,
+  };
+}
+
+function trustedModuleKeys(settings: Settings): string[] {
+  const keys = settings['trusted-keys'].map((f) => readFileSync(f, 'utf8'));
+  if (existsSync(BUILD_KEY)) keys.push(readFileSync(BUILD_KEY, 'utf8'));
+  const dir = join(resolve(settings['data-dir']), 'trusted-keys');
+  if (existsSync(dir)) for (const f of readdirSync(dir).filter((n) => n.endsWith('.pem'))) keys.push(readFileSync(join(dir, f), 'utf8'));
+  return keys;
+}

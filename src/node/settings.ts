@@ -1,0 +1,98 @@
+/**
+ * Every setting of a node, declared once. Each has a flag (`--data-dir`), an environment variable
+ * (`EDGEAGG_DATA_DIR`) and a config-file key (`"data-dir"`), with the same name. Precedence: flag,
+ * then environment, then config file, then the default.
+ */
+import { readFileSync } from 'node:fs';
+
+type Kind = 'string' | 'integer' | 'boolean' | 'list';
+
+interface SettingSpec {
+  kind: Kind;
+  default: string | number | boolean | string[];
+  description: string;
+  /** Accepted values, for enumerations. */
+  choices?: readonly string[];
+}
+
+export const SETTINGS = {
+  host: { kind: 'string', default: '127.0.0.1', description: 'address to listen on' },
+  port: { kind: 'integer', default: 8787, description: 'TCP port to listen on (0 picks a free one)' },
+  'data-dir': { kind: 'string', default: './data', description: 'directory for the database and the node key' },
+  auth: { kind: 'boolean', default: true, description: 'require tokens (turn off only for local experiments)' },
+  'body-limit': { kind: 'integer', default: 1024 * 1024, description: 'largest request body in bytes' },
+  'grace-period-ms': { kind: 'integer', default: 7 * 24 * 3600 * 1000, description: 'how late a reading may arrive and still be counted' },
+  'max-future-ms': { kind: 'integer', default: 5 * 60 * 1000, description: 'how far ahead of the node clock a reading timestamp may be' },
+  module: { kind: 'string', default: '', description: 'the aggregator module (.wasm with .wasm.sig.json beside it); empty: the one built with the package' },
+  'trusted-keys': { kind: 'list', default: [], description: 'public keys (PEM files) whose module signatures are trusted, besides the build key' },
+  'token-keys': { kind: 'list', default: [], description: 'public keys (PEM files) whose tokens are trusted, besides this node\'s own (a fleet shares them)' },
+  'log-level': { kind: 'string', default: 'info', description: 'debug, info, warn or error', choices: ['debug', 'info', 'warn', 'error'] },
+} as const satisfies Record<string, SettingSpec>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+type ValueOf<S extends SettingSpec> = S['kind'] extends 'integer' ? number : S['kind'] extends 'boolean' ? boolean : S['kind'] extends 'list' ? string[] : string;
+
+export type Settings = { [K in SettingName]: ValueOf<(typeof SETTINGS)[K]> };
+
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+}
+
+export function envName(name: SettingName): string {
+  return `EDGEAGG_${name.toUpperCase().replace(/-/g, '_')}`;
+}
+
+function parse(name: SettingName, raw: unknown, where: string): Settings[SettingName] {
+  const spec: SettingSpec = SETTINGS[name];
+  const bad = (expected: string): never => {
+    throw new SettingsError(`${where}: ${name} must be ${expected}, got ${JSON.stringify(raw)}`);
+  };
+  switch (spec.kind) {
+    case 'integer': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(n) || n < 0) bad('a non-negative integer');
+      return n;
+    }
+    case 'boolean':
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0') return false;
+      return bad('true or false');
+    case 'list':
+      if (Array.isArray(raw) && raw.every((x) => typeof x === 'string')) return raw as string[];
+      if (typeof raw === 'string') return raw.split(',').map((s) => s.trim()).filter(Boolean);
+      return bad('a list of strings');
+    default:
+      if (typeof raw !== 'string') bad('a string');
+      if (spec.choices && !spec.choices.includes(raw as string)) bad(`one of ${spec.choices.join(', ')}`);
+      return raw as string;
+  }
+}
+
+/**
+ * Resolves settings from flags (already parsed, keyed by setting name), the environment and an
+ * optional JSON config file.
+ */
+export function resolveSettings(flags: Partial<Record<SettingName, unknown>>, env: NodeJS.ProcessEnv, configPath?: string): Settings {
+  let file: Record<string, unknown> = {};
+  const path = configPath ?? env.EDGEAGG_CONFIG;
+  if (path) {
+    try {
+      file = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new SettingsError(`config file ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    for (const key of Object.keys(file)) {
+      if (!(key in SETTINGS)) throw new SettingsError(`config file ${path}: unknown setting "${key}"; known: ${Object.keys(SETTINGS).join(', ')}`);
+    }
+  }
+  const out: Partial<Record<SettingName, unknown>> = {};
+  for (const name of Object.keys(SETTINGS) as SettingName[]) {
+    if (flags[name] !== undefined) out[name] = parse(name, flags[name], `--${name}`);
+    else if (env[envName(name)] !== undefined) out[name] = parse(name, env[envName(name)], envName(name));
+    else if (file[name] !== undefined) out[name] = parse(name, file[name], `config file ${path}`);
+    else out[name] = SETTINGS[name].default;
+  }
+  return out as Settings;
+}
