@@ -94,7 +94,8 @@ export class EdgeNode {
       const tokenKeys = [nodeKey.publicKey, ...settings['token-keys'].map((f) => parsePublicKey(readFileSync(f, 'utf8')))];
       const verifier = settings.auth ? new TokenVerifier(tokenKeys) : undefined;
 
-      let node: EdgeNode | undefined;
+      // The server is made before the node object it reports on.
+      const started: { node?: EdgeNode } = {};
       const server = createEdgeServer({
         module: () => module,
         pipeline: () => pipeline,
@@ -102,7 +103,7 @@ export class EdgeNode {
         verifier,
         bodyLimit: settings['body-limit'],
         readiness: () => ({
-          ready: node !== undefined && !node.draining,
+          ready: started.node !== undefined && !started.node.draining,
           module: `${module.name}@${module.version}`,
           store: 'ok',
         }),
@@ -112,7 +113,8 @@ export class EdgeNode {
         server.once('error', reject);
         server.listen(settings.port, settings.host, () => resolveListen());
       });
-      node = new EdgeNode(settings, logger, store, module, pipeline, stream, server, nodeKey, created);
+      const node = new EdgeNode(settings, logger, store, module, pipeline, stream, server, nodeKey, created);
+      started.node = node;
       logger.info('node started', { url: node.url, module: `${module.name}@${module.version}`, dataDir, auth: settings.auth });
       return node;
     } catch (error) {

@@ -148,11 +148,11 @@ export function verifyBundle(bundle: ModuleBundle, trusted: TrustedKeys): Manife
   const key = trusted.get(sig.key_id);
   if (!key) throw new ModuleLoadError('untrusted_key', `signed by key ${sig.key_id}, which this node does not trust`);
   const manifest = file.manifest;
-  let ok = false;
+  let ok: boolean;
   try {
     ok = verify(null, signedMessage(manifest), key, Buffer.from(sig.value, 'base64'));
   } catch {
-    ok = false;
+    ok = false; // a malformed signature or manifest
   }
   if (!ok) throw new ModuleLoadError('bad_signature', `the signature by key ${sig.key_id} does not match the manifest`);
   validateManifest(manifest);
