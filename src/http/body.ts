@@ -13,7 +13,10 @@ export class BodyTooLargeError extends Error {
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLargeError(limit));
+  if (Number.isFinite(declared) && declared > limit) {
+    discardRest(req, limit);
+    return Promise.reject(new BodyTooLargeError(limit));
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -32,6 +35,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       size += chunk.length;
       if (size > limit) {
         finish(new BodyTooLargeError(limit));
+        discardRest(req, limit);
         return;
       }
       chunks.push(chunk);
@@ -44,4 +48,18 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('error', onError);
     req.on('aborted', onAborted);
   });
+}
+
+/**
+ * After a 413 the rest of the body is read and dropped, so that the client (still sending) gets to
+ * read the answer instead of a reset connection; past a bound the connection is cut.
+ */
+function discardRest(req: IncomingMessage, limit: number): void {
+  const bound = Math.max(8 * limit, 16 * 1024 * 1024);
+  let dropped = 0;
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > bound) req.socket.destroy();
+  });
+  req.resume();
 }

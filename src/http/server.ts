@@ -67,9 +67,7 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
       body = await readBody(ctx.req, bodyLimit);
     } catch (error) {
       if (error instanceof BodyTooLargeError) {
-        // The rest of the body is not read: close the connection after answering.
-        sendError(ctx.res, 413, 'body_too_large', `${error.message}; split the batch`, { connection: 'close' });
-        ctx.req.resume();
+        sendError(ctx.res, 413, 'body_too_large', `${error.message}; split the batch`);
         return;
       }
       throw error;
