@@ -63,7 +63,7 @@ export class MemoryStore implements GuestStore {
     const p = latin1(prefix);
     const a = after === undefined ? undefined : latin1(after);
     const keys: string[] = [];
-    for (const k of entries.keys()) if (k.startsWith(p) && (a === undefined || k >= a)) keys.push(k);
+    for (const k of entries.keys()) if (k.startsWith(p) && (a === undefined || k > a)) keys.push(k);
     keys.sort();
     return keys.slice(0, Math.floor(limit)).map((k) => new Uint8Array(Buffer.from(k, 'latin1')));
   }
