@@ -4,9 +4,11 @@
 set -euo pipefail
 # command -> Debian package
 declare -A NEEDED=(
-  [make]=make
+  [make]=make              # better-sqlite3 is built from source
   [g++]=g++
   [python3]=python3
+  [chromium]=chromium      # dashboard tests (playwright-core drives /usr/bin/chromium)
+  [nats-server]=nats-server  # replication tests
 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do
