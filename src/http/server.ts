@@ -21,6 +21,8 @@ export interface EdgeServerOptions {
   verifier: TokenVerifier | undefined;
   /** Largest request body in bytes. @default 1048576 */
   bodyLimit?: number;
+  /** The node's state and counters for `GET /v1/node` (the dashboard's health panel). */
+  nodeInfo: () => unknown;
   /** Readiness and its details for `/readyz`. */
   readiness: () => { ready: boolean; [detail: string]: unknown };
   /** Extra routes (the dashboard, metrics), tried before the 404. Return true when handled. */
@@ -94,6 +96,7 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
   const routes: Array<{ match: (path: string) => boolean; routes: Route[] }> = [
     { match: (p) => p === '/v1/readings', routes: [{ method: 'POST', scopes: WRITE_SCOPES, handle: ingest }] },
     { match: (p) => p === '/v1/regions' || p.startsWith('/v1/regions/'), routes: [{ method: 'GET', scopes: READ_SCOPES, handle: query }] },
+    { match: (p) => p === '/v1/node', routes: [{ method: 'GET', scopes: READ_SCOPES, handle: (ctx) => sendJson(ctx.res, 200, options.nodeInfo()) }] },
     { match: (p) => p === '/v1/stream', routes: [{ method: 'GET', scopes: READ_SCOPES, handle: (ctx) => options.stream.open(ctx.req, ctx.res) }] },
     { match: (p) => p === '/healthz', routes: [{ method: 'GET', scopes: [], handle: (ctx) => sendJson(ctx.res, 200, { status: 'ok' }) }] },
     {

@@ -16,6 +16,7 @@ import { SqliteStore } from '../store/index.js';
 import { createLogger, type Logger, type LogLevel } from '../telemetry/logger.js';
 import type { Settings } from './settings.js';
 import type { Server } from 'node:http';
+import { createHash } from 'node:crypto';
 
 /** The package root: where `build/guests` is. */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -53,11 +54,15 @@ export class EdgeNode {
     mkdirSync(dataDir, { recursive: true });
     const { key: nodeKey, created } = loadOrCreateNodeKey(dataDir);
 
+    const nodeId = settings['node-id'] || `node-${createHash('sha256').update(nodeKey.publicKeyPem).digest('hex').slice(0, 12)}`;
+    const counters = new GuestCounters();
+    const startedAt = Date.now();
     const store = SqliteStore.open({ path: join(dataDir, 'edgeagg.db'), synchronous: 'full' });
     try {
       const runtime = new Runtime({
         store,
         trustedKeys: trustedModuleKeys(settings),
+        onMetric: (_mod, name, value) => counters.add(name, value),
         onLog: (mod, level, message) => logger[(['debug', 'info', 'warn', 'error'] as const)[level] ?? 'info'](message, { module: mod.name, version: mod.version }),
       });
       const modulePath = settings.module ? resolve(settings.module) : DEFAULT_MODULE;
@@ -102,6 +107,14 @@ export class EdgeNode {
         stream,
         verifier,
         bodyLimit: settings['body-limit'],
+        nodeInfo: () => ({
+          node_id: nodeId,
+          ready: started.node !== undefined && !started.node.draining,
+          circuit: 'closed',
+          module: { name: module.name, version: module.version },
+          uptime_s: Math.round((Date.now() - startedAt) / 1000),
+          counters: counters.snapshot(),
+        }),
         readiness: () => ({
           ready: started.node !== undefined && !started.node.draining,
           module: `${module.name}@${module.version}`,
@@ -163,4 +176,21 @@ function trustedModuleKeys(settings: Settings): string[] {
   const dir = join(resolve(settings['data-dir']), 'trusted-keys');
   if (existsSync(dir)) for (const f of readdirSync(dir).filter((n) => n.endsWith('.pem'))) keys.push(readFileSync(join(dir, f), 'utf8'));
   return keys;
+}
+
+/** Totals of the aggregator's counters (metric_add), shaped for `GET /v1/node`. */
+class GuestCounters {
+  private readonly totals = new Map<string, number>();
+
+  add(name: string, value: number): void {
+    this.totals.set(name, (this.totals.get(name) ?? 0) + value);
+  }
+
+  snapshot(): { accepted: number; duplicates: number; rejected: Record<string, number> } {
+    const rejected: Record<string, number> = {};
+    for (const [name, value] of this.totals) {
+      if (name.startsWith('readings_rejected_')) rejected[name.slice('readings_rejected_'.length)] = value;
+    }
+    return { accepted: this.totals.get('readings_accepted') ?? 0, duplicates: this.totals.get('readings_duplicate') ?? 0, rejected };
+  }
 }

@@ -18,6 +18,7 @@ interface SettingSpec {
 export const SETTINGS = {
   host: { kind: 'string', default: '127.0.0.1', description: 'address to listen on' },
   port: { kind: 'integer', default: 8787, description: 'TCP port to listen on (0 picks a free one)' },
+  'node-id': { kind: 'string', default: '', description: "this node's name in the fleet; empty: derived from its key" },
   'data-dir': { kind: 'string', default: './data', description: 'directory for the database and the node key' },
   auth: { kind: 'boolean', default: true, description: 'require tokens (turn off only for local experiments)' },
   'body-limit': { kind: 'integer', default: 1024 * 1024, description: 'largest request body in bytes' },

@@ -106,12 +106,10 @@ export class GuestModule {
       config: options.config,
       now: options.now,
       log: (level, message) => options.onLog(this, level, message),
-      metric: (name, value) => {
-        if (!this.metricNames.has(name)) {
-          if (this.metricNames.size >= LIMITS.metricNames) return false;
-          this.metricNames.add(name);
-        }
-        options.onMetric(this, name, value);
+      metricAllowed: (name) => {
+        if (this.metricNames.has(name)) return true;
+        if (this.metricNames.size >= LIMITS.metricNames) return false;
+        this.metricNames.add(name);
         return true;
       },
     };
@@ -170,6 +168,7 @@ export class GuestModule {
         this.checkContext(inst.ctx);
         return finish(inst, ret);
       });
+      for (const [name, value] of instance!.ctx.metrics) this.options.onMetric(this, name, value);
       this.release(instance!);
       this.options.onCall({ module: this.name, version: this.version, trigger, durationMs: performance.now() - started });
       return result;

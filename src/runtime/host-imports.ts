@@ -12,6 +12,8 @@ export interface CallContext {
   deadline: number;
   hostCalls: number;
   newEvents: StoredEvent[];
+  /** Counter increments made by the call, reported when it succeeds. */
+  metrics: Array<[string, number]>;
   deadlineExceeded: boolean;
   /** The store failure seen during the call: the call fails even if the guest ignores the code. */
   storeError: StoreUnavailableError | undefined;
@@ -32,8 +34,8 @@ export interface HostEnvironment {
   config: ReadonlyMap<string, string>;
   now: () => number;
   log: (level: number, message: string) => void;
-  /** Adds to a guest counter; false when the module has used up its distinct metric names. */
-  metric: (name: string, value: number) => boolean;
+  /** Whether the module may use this counter name; false when it has used up its distinct names. */
+  metricAllowed: (name: string) => boolean;
 }
 
 /** Thrown through the guest to stop it; never seen by callers. */
@@ -61,6 +63,7 @@ export function newCallContext(deadlineMs: number): CallContext {
     deadline: now + deadlineMs,
     hostCalls: 0,
     newEvents: [],
+    metrics: [],
     deadlineExceeded: false,
     storeError: undefined,
     internalError: undefined,
@@ -205,7 +208,10 @@ export function createHostImports(
       hostCall('metrics', () => {
         const name = text(nPtr, nLen, LIMITS.metricNameBytes);
         if (!METRIC_NAME_RE.test(name) || !Number.isFinite(value)) fail(ABI_ERROR.INVALID);
-        return env.metric(name, value) ? 0 : fail(ABI_ERROR.QUOTA);
+        if (!env.metricAllowed(name)) return fail(ABI_ERROR.QUOTA);
+        // Counted only if the call succeeds: a call that fails leaves no trace, metrics included.
+        context().metrics.push([name, value]);
+        return 0;
       }),
   };
 
