@@ -73,15 +73,20 @@ export const LIMITS = {
   metricNameBytes: 64,
   metricNames: 64,
   eventsPerCall: 100_000,
+  /** Events handed to one `ea_on_events` call; the host splits larger sets. */
+  eventsPerFold: 10_000,
   hostCallsPerCall: 1_000_000,
   /** The smallest kv_list output buffer: one key of the largest size and its length prefix. */
   listBufferMin: 2 + 512,
   tableEntries: 100_000,
 } as const;
 
-/** Node-wide defaults; a manifest may ask for less, never more. */
+/** The node's memory cap; a manifest may ask for less, never more. */
 export const DEFAULT_MEMORY_CAP_BYTES = 64 * 1024 * 1024;
+/** The deadline of a module whose manifest names none. */
 export const DEFAULT_DEADLINE_MS = 50;
+/** The node's cap on any module's deadline. */
+export const DEFAULT_MAX_DEADLINE_MS = 1000;
 
 export const PRINCIPAL_KIND = { anonymous: 0, device: 1, gateway: 2, read: 3, admin: 4 } as const;
 export type PrincipalKind = keyof typeof PRINCIPAL_KIND;

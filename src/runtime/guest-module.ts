@@ -48,6 +48,7 @@ interface GuestExports {
   ea_on_http?: (ptr: number, len: number) => number;
   ea_on_events?: (ptr: number, len: number) => number;
   __ea_reset: () => void;
+  __ea_snapshot: () => void;
 }
 
 /** A call's input: its size (to allocate in the guest) and how to write it there. */
@@ -69,6 +70,8 @@ class GuestInstance {
       [FUEL_IMPORT.module]: { [FUEL_IMPORT.name]: host.fuel },
     });
     this.exports = instance.exports as unknown as GuestExports;
+    // The state to return to after every call: right after instantiation, start function included.
+    this.exports.__ea_snapshot();
     this.snapshot = new Uint8Array(this.exports.memory.buffer).slice();
   }
 
@@ -137,9 +140,12 @@ export class GuestModule {
     });
   }
 
-  /** Calls `ea_on_events` with events new to this module's state. */
+  /** Calls `ea_on_events` with events new to this module's state, at most 10,000 per call. */
   invokeEvents(events: readonly StoredEvent[]): void {
-    if (events.length === 0) return;
+    for (let i = 0; i < events.length; i += LIMITS.eventsPerFold) this.foldChunk(events.slice(i, i + LIMITS.eventsPerFold));
+  }
+
+  private foldChunk(events: readonly StoredEvent[]): void {
     const bytes = encodeEvents(events);
     const input = { size: bytes.length, write: (memory: ArrayBuffer, ptr: number) => new Uint8Array(memory, ptr, bytes.length).set(bytes) };
     this.call('events', input, (_inst, ret) => {

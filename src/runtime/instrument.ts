@@ -8,8 +8,9 @@
  *   every function that can call (the only ways code runs unboundedly); when it reaches zero the
  *   guest calls a new host import that checks the real clock against the call's deadline and
  *   either throws (the call ends) or refills the counter;
- * - a new exported function `__ea_reset` sets every mutable global back to its initial value, so
- *   a pooled instance can be reused without leaking state between calls.
+ * - every mutable global gets a shadow global; a new exported `__ea_snapshot` copies the globals
+ *   into their shadows right after instantiation (after the start function ran), and `__ea_reset`
+ *   copies them back, so a pooled instance returns to exactly its post-instantiation state.
  *
  * Adding an import shifts every defined function's index by one, so every place that names a
  * function (calls, ref.func, exports, start, element segments) is renumbered. Instructions that
@@ -23,6 +24,7 @@ import { ByteReader, ByteWriter, SECTION, VALTYPE, WasmFormatError, isValType } 
 /** The import the instrumented code calls when its fuel runs out. */
 export const FUEL_IMPORT = { module: '__ea_host', name: 'fuel' } as const;
 export const RESET_EXPORT = '__ea_reset';
+export const SNAPSHOT_EXPORT = '__ea_snapshot';
 
 export interface ModuleInfo {
   /** The ABI functions the module imports. */
@@ -82,6 +84,7 @@ class Instrumenter {
   private fuelFuncIdx = 0;
   private fuelGlobalIdx = 0;
   private resetFuncIdx = 0;
+  private mutableGlobals: Array<[number, number]> = [];
 
   constructor(
     private readonly bytes: Uint8Array,
@@ -97,7 +100,7 @@ class Instrumenter {
     this.definedFuncTypes = this.parseFunctionSection();
     this.checkTables();
     const memory = this.checkMemory();
-    const mutableGlobals = this.parseGlobals();
+    this.mutableGlobals = this.parseGlobals();
     const exports = this.parseExports();
 
     const hasHttpTrigger = this.checkExport(exports, EXPORTS.onHttp, [VALTYPE.i32, VALTYPE.i32], [VALTYPE.i32], false);
@@ -132,7 +135,7 @@ class Instrumenter {
     emit(SECTION.start, this.rewriteStart());
     emit(SECTION.element, this.rewriteElements());
     emit(SECTION.dataCount, this.sections.get(SECTION.dataCount));
-    emit(SECTION.code, this.rewriteCode(mutableGlobals));
+    emit(SECTION.code, this.rewriteCode());
     emit(SECTION.data, this.sections.get(SECTION.data));
     // Custom sections (names, source maps) are dropped: their function indices would be stale.
 
@@ -261,20 +264,18 @@ class Instrumenter {
     return { minPages, maxPages };
   }
 
-  /** Returns the mutable globals as [index, init expression bytes without the final `end`]. */
-  private parseGlobals(): Array<[number, Uint8Array]> {
+  /** Returns the mutable globals as [index, value type]. */
+  private parseGlobals(): Array<[number, number]> {
     const r = this.reader(SECTION.global);
     if (!r) return [];
     const count = r.u32();
-    const mutable: Array<[number, Uint8Array]> = [];
+    const mutable: Array<[number, number]> = [];
     for (let i = 0; i < count; i++) {
       const t = r.u8();
       if (!isValType(t)) fail('unsupported_feature', `global type 0x${t.toString(16)} is not allowed`);
       const mut = r.u8();
-      const start = r.pos;
       this.skipConstExpr(r);
-      // Reset re-evaluates the initialiser; `end` (the last byte) is left out.
-      if (mut === 1) mutable.push([i, this.rewriteExpr(r.bytes.subarray(start, r.pos - 1))]);
+      if (mut === 1) mutable.push([i, t]);
     }
     this.globalCount = count;
     return mutable;
@@ -340,15 +341,15 @@ class Instrumenter {
   }
 
   private rewriteFunctionSection(): Uint8Array {
-    const w = new ByteWriter().u32(this.definedFuncTypes.length + 1);
+    const w = new ByteWriter().u32(this.definedFuncTypes.length + 2);
     for (const t of this.definedFuncTypes) w.u32(t);
-    w.u32(this.voidTypeIdx);
+    w.u32(this.voidTypeIdx).u32(this.voidTypeIdx); // __ea_reset, __ea_snapshot
     return w.finish();
   }
 
   private rewriteGlobals(): Uint8Array {
     const r = this.reader(SECTION.global);
-    const w = new ByteWriter().u32(this.globalCount + 1);
+    const w = new ByteWriter().u32(this.globalCount + 1 + this.mutableGlobals.length);
     if (r) {
       const count = r.u32();
       for (let i = 0; i < count; i++) {
@@ -360,13 +361,15 @@ class Instrumenter {
     }
     // The fuel counter starts empty: the first check reads the clock and fills it.
     w.u8(VALTYPE.i32).u8(1).u8(0x41).u8(0).u8(0x0b);
+    // Shadows start at zero; __ea_snapshot fills them after instantiation.
+    for (const [, type] of this.mutableGlobals) w.u8(type).u8(1).bytes(zeroExpr(type)).u8(0x0b);
     return w.finish();
   }
 
   private rewriteExports(): Uint8Array {
     const r = this.reader(SECTION.export)!;
     const count = r.u32();
-    const w = new ByteWriter().u32(count + 1);
+    const w = new ByteWriter().u32(count + 2);
     for (let i = 0; i < count; i++) {
       const name = r.name();
       const kind = r.u8();
@@ -374,6 +377,7 @@ class Instrumenter {
       w.name(name).u8(kind).u32(kind === 0 ? this.shiftFunc(index) : index);
     }
     w.name(RESET_EXPORT).u8(0).u32(this.resetFuncIdx);
+    w.name(SNAPSHOT_EXPORT).u8(0).u32(this.resetFuncIdx + 1);
     return w.finish();
   }
 
@@ -413,21 +417,26 @@ class Instrumenter {
     return w.finish();
   }
 
-  private rewriteCode(mutableGlobals: Array<[number, Uint8Array]>): Uint8Array {
+  private rewriteCode(): Uint8Array {
     const r = this.reader(SECTION.code);
     const count = r ? r.u32() : 0;
     if (count !== this.definedFuncTypes.length) throw new WasmFormatError('function and code section counts differ');
-    const w = new ByteWriter().u32(count + 1);
+    const w = new ByteWriter().u32(count + 2);
     for (let i = 0; i < count; i++) {
       const size = r!.u32();
       const body = r!.bytesOf(size);
       w.sized(this.rewriteBody(body));
     }
-    // __ea_reset: re-run each mutable global's initialiser.
+    // __ea_reset copies each shadow back into its global; __ea_snapshot the other way.
     const reset = new ByteWriter().u32(0);
-    for (const [index, init] of mutableGlobals) reset.bytes(init).u8(0x24).u32(index);
-    reset.u8(0x0b);
-    w.sized(reset.finish());
+    const snapshot = new ByteWriter().u32(0);
+    this.mutableGlobals.forEach(([index], i) => {
+      const shadow = this.fuelGlobalIdx + 1 + i;
+      reset.u8(0x23).u32(shadow).u8(0x24).u32(index);
+      snapshot.u8(0x23).u32(index).u8(0x24).u32(shadow);
+    });
+    w.sized(reset.u8(0x0b).finish());
+    w.sized(snapshot.u8(0x0b).finish());
     return w.finish();
   }
 
@@ -629,6 +638,18 @@ class Instrumenter {
     }
     if (sub <= 0x113) return; // the rest take no immediates (incl. relaxed SIMD)
     fail('unsupported_feature', `SIMD instruction ${sub} is not supported`);
+  }
+}
+
+/** A constant expression (without `end`) for the zero value of a value type. */
+function zeroExpr(type: number): Uint8Array {
+  switch (type) {
+    case VALTYPE.i32: return Uint8Array.of(0x41, 0);
+    case VALTYPE.i64: return Uint8Array.of(0x42, 0);
+    case VALTYPE.f32: return Uint8Array.of(0x43, 0, 0, 0, 0);
+    case VALTYPE.f64: return Uint8Array.of(0x44, 0, 0, 0, 0, 0, 0, 0, 0);
+    case VALTYPE.v128: return Uint8Array.of(0xfd, 12, ...new Array<number>(16).fill(0));
+    default: return Uint8Array.of(0xd0, type); // ref.null funcref / externref
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * The Wasm host: verifies, instruments, compiles (once per module hash) and wires guests to a store.
  */
-import { CAPABILITIES, DEFAULT_DEADLINE_MS, DEFAULT_MEMORY_CAP_BYTES, type Capability } from './abi.js';
+import { CAPABILITIES, DEFAULT_DEADLINE_MS, DEFAULT_MAX_DEADLINE_MS, DEFAULT_MEMORY_CAP_BYTES, type Capability } from './abi.js';
 import { ModuleLoadError } from './errors.js';
 import { GuestModule, type CallReport } from './guest-module.js';
 import { instrumentModule, type ModuleInfo } from './instrument.js';
@@ -14,7 +14,11 @@ export interface RuntimeOptions {
   trustedKeys: TrustedKeys | Iterable<string>;
   /** The most memory any module may have, in bytes. @default 67108864 (64 MiB) */
   memoryCapBytes?: number;
-  /** The longest CPU deadline any call may have, in milliseconds. @default 50 */
+  /**
+   * The longest CPU deadline any call may have, in milliseconds. A module gets the deadline its
+   * manifest names (50 ms when it names none), never more than this.
+   * @default 1000
+   */
   maxDeadlineMs?: number;
   /** Wall clock handed to guests, in milliseconds. @default Date.now */
   now?: () => number;
@@ -47,7 +51,7 @@ export class Runtime {
   constructor(private readonly options: RuntimeOptions) {
     this.trusted = options.trustedKeys instanceof TrustedKeys ? options.trustedKeys : new TrustedKeys(options.trustedKeys);
     this.memoryCapBytes = options.memoryCapBytes ?? DEFAULT_MEMORY_CAP_BYTES;
-    this.maxDeadlineMs = options.maxDeadlineMs ?? DEFAULT_DEADLINE_MS;
+    this.maxDeadlineMs = options.maxDeadlineMs ?? DEFAULT_MAX_DEADLINE_MS;
   }
 
   get trustedKeys(): TrustedKeys {
@@ -79,7 +83,7 @@ export class Runtime {
       store: this.options.store,
       granted,
       config: new Map(Object.entries(options.config ?? {})),
-      deadlineMs: Math.min(manifest.limits.deadline_ms ?? this.maxDeadlineMs, this.maxDeadlineMs),
+      deadlineMs: Math.min(manifest.limits.deadline_ms ?? DEFAULT_DEADLINE_MS, this.maxDeadlineMs),
       now: this.options.now ?? Date.now,
       onLog: this.options.onLog ?? (() => {}),
       onMetric: this.options.onMetric ?? (() => {}),

@@ -71,7 +71,8 @@ function callIsWellBehaved(mod: GuestModule, req: GuestHttpRequest): void {
 
 export function describeAbiConformance(name: string, wasm: () => Uint8Array, capabilities: Capability[] = ALL): void {
   const load = (store: GuestStore = new MemoryStore(), grants: Capability[] = capabilities): Promise<GuestModule> =>
-    loadWasm(wasm(), { name, capabilities, grants, store, config: {} });
+    // A fixed clock: a guest that reports the time answers the same read the same way.
+    loadWasm(wasm(), { name, capabilities, grants, store, config: {}, now: () => 1_700_000_000_000 });
 
   describe(`ABI v1 conformance: ${name}`, () => {
     it('passes every load-time check (signature, imports, memory cap, exports)', async () => {

@@ -79,10 +79,10 @@ describe('POST /v1/readings', () => {
 
   it('a batch keeps valid items and rejects the others, one result per item in order', async () => {
     const items = [
-      reading('dev-1', 'mixed', 20, base),
-      { ...reading('dev-2', 'mixed', 20, base), extra: 1 },
-      reading('dev-3', 'mixed', 2000, base),
-      reading('dev-4', 'mixed', 22, base + 1000),
+      reading('mix-1', 'mixed', 20, base),
+      { ...reading('mix-2', 'mixed', 20, base), extra: 1 },
+      reading('mix-3', 'mixed', 2000, base),
+      reading('mix-4', 'mixed', 22, base + 1000),
     ];
     const res = await post(items);
     expect(res.status).toBe(200);

@@ -194,6 +194,26 @@ describe('capabilities are denied by default', () => {
 });
 
 describe('isolation between calls', () => {
+  it('regression: reset restores globals as the start function left them, not their initialisers', async () => {
+    // AssemblyScript's start function sets the heap offset; re-running initialisers put the heap at 0,
+    // over static data.
+    const wasm = wat(`(module
+      (memory (export "memory") 1 1)
+      (global $heap (mut i32) (i32.const 0))
+      (func $start (global.set $heap (i32.const 4096)))
+      (start $start)
+      (func (export "ea_alloc") (param i32) (result i32) (i32.const 1024))
+      (func (export "ea_on_http") (param i32 i32) (result i32)
+        (i32.store (i32.const 8) (global.get $heap))
+        (global.set $heap (i32.add (global.get $heap) (i32.const 16)))
+        (i32.store (i32.const 0) (i32.const 8))
+        (i32.store16 (i32.const 4) (i32.const 200))
+        (i32.store16 (i32.const 6) (i32.const 0))
+        (i32.const 0)))`);
+    const mod = await loadWasm(wasm, { capabilities: [] });
+    for (let i = 0; i < 3; i++) expect(i32s(mod.invokeHttp(get('/')).body)).toEqual([4096]);
+  });
+
   it('no global, data or heap byte written by one call is visible to the next', async () => {
     const mod = await loadWasm(hostileWasm('state-leak'), { capabilities: [] });
     for (let i = 0; i < 5; i++) expect(i32s(mod.invokeHttp(get('/')).body)).toEqual([1, 1, 1]);

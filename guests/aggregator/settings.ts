@@ -1,0 +1,58 @@
+// Per-call settings: the clock and the config keys (with their defaults when unset).
+
+import { clock, config, log, lastError, AbiError, Response, parseUint } from "../sdk";
+import { hostFailure } from "./errors";
+
+export const DEFAULT_GRACE_PERIOD_MS: f64 = 604800000; // 7 days
+export const DEFAULT_MAX_FUTURE_MS: f64 = 300000; // 5 minutes
+
+export class Settings {
+  now: f64 = 0;
+  gracePeriodMs: f64 = DEFAULT_GRACE_PERIOD_MS;
+  maxFutureMs: f64 = DEFAULT_MAX_FUTURE_MS;
+  futureMessage: string = "";
+  lateMessage: string = "";
+  /** Set when the settings could not be read: answer with it. */
+  error: Response | null = null;
+}
+
+/**
+ * A non-negative integer config value below 2^53, the default if unset; -1 (with s.error set) when it cannot
+ * be read or is malformed.
+ */
+function readMs(s: Settings, key: string, fallback: f64): f64 {
+  const v = config.get(key);
+  if (v == null) {
+    const e = lastError();
+    if (e == AbiError.NOT_FOUND) return fallback;
+    s.error = hostFailure(e, "config");
+    return -1;
+  }
+  const x = parseUint(v);
+  if (x < 0) {
+    const message = "config " + key + " must be a non-negative integer (milliseconds), got \"" + v + "\"";
+    log.error("aggregator: " + message);
+    s.error = Response.error(500, "invalid_config", message);
+    return -1;
+  }
+  return <f64>x;
+}
+
+export function loadSettings(): Settings {
+  const s = new Settings();
+  const now = clock.nowMs();
+  if (now < 0) {
+    s.error = hostFailure(<i32>now, "clock");
+    return s;
+  }
+  s.now = now;
+  s.gracePeriodMs = readMs(s, "grace_period_ms", DEFAULT_GRACE_PERIOD_MS);
+  if (s.error != null) return s;
+  s.maxFutureMs = readMs(s, "max_future_ms", DEFAULT_MAX_FUTURE_MS);
+  if (s.error != null) return s;
+  s.futureMessage = "timestamp is more than " + (<i64>s.maxFutureMs).toString() +
+    " ms ahead of the server clock; check the device's clock";
+  s.lateMessage = "timestamp is older than the grace period of " + (<i64>s.gracePeriodMs).toString() +
+    " ms; readings that late are no longer aggregated";
+  return s;
+}
