@@ -7,6 +7,7 @@ declare -A NEEDED=(
   [make]=make              # better-sqlite3 is built from source
   [g++]=g++
   [python3]=python3
+  [curl]=curl              # the docs examples test runs curl
   [chromium]=chromium      # dashboard tests (playwright-core drives /usr/bin/chromium)
   [nats-server]=nats-server  # replication tests
 )

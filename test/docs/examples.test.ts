@@ -1,0 +1,35 @@
+/** The shell examples in the docs run, as written, against a real node. */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ROOT } from '../helpers/guests.js';
+import { NodeProcess } from '../helpers/node-process.js';
+
+let node: NodeProcess;
+
+beforeAll(async () => {
+  node = await NodeProcess.start();
+});
+
+afterAll(async () => {
+  await node?.stop();
+  if (node) rmSync(node.dataDir, { recursive: true, force: true });
+});
+
+/** The ```sh blocks that follow an `<!-- example` marker. */
+function examples(file: string): string[] {
+  const text = readFileSync(`${ROOT}${file}`, 'utf8');
+  return [...text.matchAll(/<!-- example[^>]*-->\s*```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+}
+
+it('docs/api.md: "Try it" posts readings and reads them back', async () => {
+  const blocks = examples('docs/api.md');
+  expect(blocks.length).toBeGreaterThan(0);
+  const env = { ...process.env, URL: node.url, GATEWAY: await node.token('gateway'), READ: await node.token('read') };
+  for (const block of blocks) {
+    const out = execFileSync('bash', ['-euo', 'pipefail', '-c', block], { env, encoding: 'utf8' });
+    expect(out).toContain('"accepted"');
+  }
+  const res = await node.fetch('/v1/regions/eu-west', { token: await node.token('read') });
+  expect(await res.json()).toMatchObject({ region: 'eu-west', count: 3, min: 19.5, max: 23 });
+});
