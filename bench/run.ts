@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import { runtimeOverhead } from './runtime-overhead.js';
+import { measureStoreWriteBytes } from './store-write-bytes.js';
 
 const quick = process.argv.includes('--quick');
 
@@ -12,5 +13,12 @@ console.log(`# node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.mo
 
 console.log('\n## sandbox (bench/runtime-overhead.ts)');
 for (const [k, v] of Object.entries(await runtimeOverhead())) {
-  console.log(`${k.padEnd(28)} ${k.endsWith('bytes') ? v.toFixed(0) : v.toFixed(3)}`);
+  console.log(`${k.padEnd(44)} ${k.endsWith("bytes") ? v.toFixed(0) : v.toFixed(3)}`);
+}
+
+console.log('\n## store, bytes written per reading (bench/store-write-bytes.ts)');
+for (const fold of ['m', 'mht'] as const) {
+  const r = measureStoreWriteBytes({ fold, events: quick ? 50_000 : 200_000 });
+  const perReading = r.writeBytes / r.appended;
+  console.log(`fold=${fold.padEnd(4)} ${perReading.toFixed(0)} B/reading, ${Math.round(r.appended / r.seconds)} readings/s (transactions of ${r.batch})`);
 }
