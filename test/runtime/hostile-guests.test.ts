@@ -184,6 +184,16 @@ describe('capabilities are denied by default', () => {
     expect(store.kvList('test-guest@1.0.0', new Uint8Array(0), undefined, 10)).toEqual([]);
   });
 
+  it.each(['log', 'clock', 'config', 'kv', 'events', 'metrics'] as const)('denies %s unless granted', async (capability) => {
+    const order = ['log', 'clock', 'config', 'kv', 'events', 'metrics'] as const;
+    const all = [...order];
+    // Everything granted except the one under test.
+    const denied = await loadWasm(hostileWasm('all-capabilities'), { capabilities: all, grants: all.filter((c) => c !== capability), config: { name: 'v' }, now: () => 1234 });
+    const codes = i32s(denied.invokeHttp(get('/')).body);
+    expect(codes[order.indexOf(capability)]).toBe(ABI_ERROR.DENIED);
+    for (const [i, c] of order.entries()) if (c !== capability) expect(codes[i], c).not.toBe(ABI_ERROR.DENIED);
+  });
+
   it('grants exactly what was granted', async () => {
     const mod = await loadWasm(hostileWasm('undeclared-capability'), { capabilities: ['kv', 'clock'], grants: ['clock'], now: () => 1234 });
     const body = mod.invokeHttp(get('/')).body;
