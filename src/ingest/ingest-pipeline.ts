@@ -5,7 +5,7 @@
  * aggregate update are therefore committed together or not at all, and a 2xx is sent only after
  * the commit is durable.
  */
-import type { GuestHttpRequest, GuestModule, HttpCallResult, StoredEvent } from '../runtime/index.js';
+import type { AppendOutcome, GuestHttpRequest, GuestModule, HttpCallResult, StoredEvent } from '../runtime/index.js';
 import { GroupCommit } from './group-commit.js';
 
 export interface TransactionalStore {
@@ -29,9 +29,22 @@ class FoldFailed extends Error {
   override name = 'FoldFailed';
 }
 
+/** What every unit of work in a group yields: the events it added to the log that were new. */
+interface JobResult {
+  newEvents: StoredEvent[];
+}
+
+/** A unit of work run inside its group's transaction. */
+type Job = () => JobResult;
+
+/** The outcome of events that arrived from elsewhere (another node, a replay). */
+export interface EventsResult extends JobResult {
+  outcomes: AppendOutcome[];
+}
+
 export class IngestPipeline {
-  private readonly groups: GroupCommit<GuestHttpRequest, HttpCallResult>;
-  private module: GuestModule;
+  private readonly groups: GroupCommit<Job, JobResult>;
+  private readonly module: GuestModule;
 
   constructor(private readonly options: IngestPipelineOptions) {
     this.module = options.module;
@@ -44,23 +57,34 @@ export class IngestPipeline {
     });
   }
 
-  /** Handles a write request; resolves after its effects are durable. */
+  /** Handles a write request through the guest; resolves after its effects are durable. */
   submit(request: GuestHttpRequest): Promise<HttpCallResult> {
-    return this.groups.submit(request);
+    return this.groups.submit(() => this.module.invokeHttp(request)) as Promise<HttpCallResult>;
+  }
+
+  /**
+   * Folds events that arrived from elsewhere through the same dedup as local ones: `append` adds
+   * one to the event log (answering new, duplicate or conflict), and the new ones are folded into
+   * the aggregates in the same transaction. Resolves after they are durable.
+   */
+  submitEvents(events: readonly StoredEvent[], append: (event: StoredEvent) => AppendOutcome): Promise<EventsResult> {
+    return this.groups.submit(() => {
+      const outcomes = events.map(append);
+      return { outcomes, newEvents: events.filter((_e, i) => outcomes[i] === 'new') };
+    }) as Promise<EventsResult>;
   }
 
   drain(): Promise<void> {
     return this.groups.drain();
   }
 
-  private execute(jobs: GuestHttpRequest[]): Array<HttpCallResult | Error> {
+  private execute(jobs: Job[]): Array<JobResult | Error> {
     const { store } = this.options;
     const module = this.module;
-    let results: Array<HttpCallResult | Error>;
     try {
       // One fold for the whole group: each aggregate key is read and written once per group.
-      results = store.atomically(() => {
-        const out = jobs.map((job) => attempt(() => module.invokeHttp(job)));
+      return store.atomically(() => {
+        const out = jobs.map((job) => attempt(() => store.atomically(job)));
         const events = out.flatMap((r) => (r instanceof Error ? [] : r.newEvents));
         try {
           module.invokeEvents(events);
@@ -71,22 +95,21 @@ export class IngestPipeline {
       });
     } catch (error) {
       if (!(error instanceof FoldFailed)) throw error;
-      // Something in the group cannot be folded: commit each request with its own fold, so one
-      // bad request fails alone.
-      results = jobs.map((job) =>
+      // Something in the group cannot be folded: commit each job with its own fold, so one bad
+      // request fails alone.
+      return jobs.map((job) =>
         attempt(() =>
           store.atomically(() => {
-            const r = module.invokeHttp(job);
+            const r = job();
             module.invokeEvents(r.newEvents);
             return r;
           }),
         ),
       );
     }
-    return results;
   }
 
-  private notify(results: Array<HttpCallResult | Error>): void {
+  private notify(results: Array<JobResult | Error>): void {
     const onCommitted = this.options.onCommitted;
     if (!onCommitted) return;
     const events = results.flatMap((r) => (r instanceof Error ? [] : r.newEvents));

@@ -59,7 +59,7 @@ it('aggregates equal a direct computation from the distinct readings', async () 
       async (distinct, duplicatePicks, batchSize, shuffle) => {
         const region = `prop-${run++}`;
         const readings: Reading[] = distinct.map((r) => ({
-          device_id: `dev-${r.device}`,
+          device_id: `${region}-dev-${r.device}`, // identities are global: unique per run
           region,
           temperature_c: Object.is(r.temperature_c, -0) ? 0 : r.temperature_c,
           timestamp: base + r.offset,
