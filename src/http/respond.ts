@@ -1,6 +1,6 @@
 /** Answers in the API's shapes: JSON bodies, and `{"error": {"code", "message"}}` for failures. */
 import type { ServerResponse } from 'node:http';
-import { GuestCallError } from '../runtime/index.js';
+import { GuestCallError, StoreUnavailableError } from '../runtime/index.js';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   sendBody(res, status, 'application/json', JSON.stringify(body), headers);
@@ -26,6 +26,12 @@ export const RETRY_AFTER_SECONDS = 1;
 
 /** Maps a failed guest call to its answer: the guest's fault is 500, a transient one 503. */
 export function sendGuestFailure(res: ServerResponse, error: unknown): void {
+  if (error instanceof StoreUnavailableError) {
+    sendError(res, 503, error.code, `the store is unavailable (${error.code}): retry later; nothing of this request was stored`, {
+      'retry-after': String(RETRY_AFTER_SECONDS),
+    });
+    return;
+  }
   if (error instanceof GuestCallError) {
     if (error.code === 'store_unavailable') {
       sendError(res, 503, error.storeCode ?? 'store_unavailable', `the store is unavailable (${error.storeCode ?? 'unknown'}): retry later`, {

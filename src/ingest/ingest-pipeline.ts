@@ -20,6 +20,8 @@ export interface IngestPipelineOptions {
   module: GuestModule;
   /** The most requests committed as one group. @default 1024 */
   maxGroupSize?: number;
+  /** Makes a committed group durable before it is acknowledged (see GroupCommitOptions.sync). */
+  sync?: () => Promise<void>;
   /** Told after each committed group, with the partitions (regions) whose aggregates changed. */
   onCommitted?: (partitions: Set<string>, events: StoredEvent[]) => void;
   onGroup?: (report: { size: number; durationMs: number; failed: boolean }) => void;
@@ -52,6 +54,7 @@ export class IngestPipeline {
       transaction: (fn) => options.store.transaction(fn),
       execute: (jobs) => this.execute(jobs),
       maxGroupSize: options.maxGroupSize,
+      sync: options.sync,
       onGroup: options.onGroup,
       onCommitted: (results) => this.notify(results),
     });

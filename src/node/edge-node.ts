@@ -12,7 +12,8 @@ import { createEdgeServer } from '../http/server.js';
 import { RegionStream } from '../http/region-stream.js';
 import { IngestPipeline } from '../ingest/ingest-pipeline.js';
 import { CAPABILITIES, Runtime, type Capability, type GuestModule } from '../runtime/index.js';
-import { SqliteStore } from '../store/index.js';
+import { SqliteStore, WalSyncer } from '../store/index.js';
+import { StoreUnavailableError } from '../runtime/index.js';
 import { createLogger, type Logger, type LogLevel } from '../telemetry/logger.js';
 import type { Settings } from './settings.js';
 import type { Server } from 'node:http';
@@ -45,6 +46,7 @@ export class EdgeNode {
     readonly nodeKey: NodeKey,
     /** True when this start created the data directory's key (the first start). */
     readonly firstStart: boolean,
+    private readonly walSyncer: WalSyncer | undefined,
   ) {}
 
   static async start(options: EdgeNodeOptions): Promise<EdgeNode> {
@@ -57,7 +59,10 @@ export class EdgeNode {
     const nodeId = settings['node-id'] || `node-${createHash('sha256').update(nodeKey.publicKeyPem).digest('hex').slice(0, 12)}`;
     const counters = new GuestCounters();
     const startedAt = Date.now();
-    const store = SqliteStore.open({ path: join(dataDir, 'edgeagg.db'), synchronous: 'full' });
+    const dbPath = join(dataDir, 'edgeagg.db');
+    const durability = durabilityPlan(settings);
+    const store = SqliteStore.open({ path: dbPath, synchronous: durability.sqliteSynchronous });
+    const walSyncer = durability.syncWal ? new WalSyncer(`${dbPath}-wal`) : undefined;
     try {
       const runtime = new Runtime({
         store,
@@ -94,6 +99,12 @@ export class EdgeNode {
       const pipeline = new IngestPipeline({
         store,
         module,
+        maxGroupSize: durability.maxGroupSize,
+        sync: walSyncer
+          ? () => walSyncer.sync().catch((error: unknown) => {
+              throw new StoreUnavailableError(`fsync of the WAL failed: ${String(error)}`, 'io_error', { cause: error });
+            })
+          : undefined,
         onCommitted: (partitions) => stream.changed(partitions),
       });
       const tokenKeys = [nodeKey.publicKey, ...settings['token-keys'].map((f) => parsePublicKey(readFileSync(f, 'utf8')))];
@@ -126,11 +137,12 @@ export class EdgeNode {
         server.once('error', reject);
         server.listen(settings.port, settings.host, () => resolveListen());
       });
-      const node = new EdgeNode(settings, logger, store, module, pipeline, stream, server, nodeKey, created);
+      const node = new EdgeNode(settings, logger, store, module, pipeline, stream, server, nodeKey, created, walSyncer);
       started.node = node;
       logger.info('node started', { url: node.url, module: `${module.name}@${module.version}`, dataDir, auth: settings.auth });
       return node;
     } catch (error) {
+      walSyncer?.close();
       store.close();
       throw error;
     }
@@ -154,9 +166,23 @@ export class EdgeNode {
     const timer = setTimeout(() => this.server.closeAllConnections(), 2_000);
     await closed;
     clearTimeout(timer);
+    this.walSyncer?.close();
     this.store.close();
     this.logger.info('node stopped');
   }
+}
+
+/**
+ * How a durability setting is kept (README, "Durability"):
+ * - full with group commit: SQLite appends without syncing, and the WAL is fdatasynced off the event
+ *   loop before a group is acknowledged (the guarantee of synchronous=FULL, pipelined);
+ * - full without group commit: SQLite's own synchronous=FULL, one transaction and fsync per request;
+ * - normal: no fsync at all; the OS writes later (a crash of the process loses nothing, a power cut may).
+ */
+function durabilityPlan(settings: Settings): { sqliteSynchronous: 'full' | 'normal'; syncWal: boolean; maxGroupSize: number | undefined } {
+  const group = settings['group-commit'];
+  if (settings.durability === 'normal') return { sqliteSynchronous: 'normal', syncWal: false, maxGroupSize: group ? undefined : 1 };
+  return group ? { sqliteSynchronous: 'normal', syncWal: true, maxGroupSize: undefined } : { sqliteSynchronous: 'full', syncWal: false, maxGroupSize: 1 };
 }
 
 function readBundle(modulePath: string): { wasm: Uint8Array; signatureFile: unknown } {

@@ -27,6 +27,13 @@ export const SETTINGS = {
   module: { kind: 'string', default: '', description: 'the aggregator module (.wasm with .wasm.sig.json beside it); empty: the one built with the package' },
   'trusted-keys': { kind: 'list', default: [], description: 'public keys (PEM files) whose module signatures are trusted, besides the build key' },
   'token-keys': { kind: 'list', default: [], description: 'public keys (PEM files) whose tokens are trusted, besides this node\'s own (a fleet shares them)' },
+  durability: {
+    kind: 'string',
+    default: 'full',
+    description: 'full: a 2xx means fsynced (survives a power cut); normal: survives a crash of the process, not a power cut',
+    choices: ['full', 'normal'],
+  },
+  'group-commit': { kind: 'boolean', default: true, description: 'commit requests that arrive together in one transaction (false: one transaction and fsync per request, for comparison)' },
   'log-level': { kind: 'string', default: 'info', description: 'debug, info, warn or error', choices: ['debug', 'info', 'warn', 'error'] },
 } as const satisfies Record<string, SettingSpec>;
 

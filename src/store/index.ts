@@ -11,3 +11,4 @@ export {
 } from './sqlite-store.js';
 export { StoreVersionError } from './errors.js';
 export { SCHEMA_VERSION } from './sql.js';
+export { WalSyncer } from './wal-sync.js';
