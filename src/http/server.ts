@@ -10,6 +10,7 @@ import type { IngestPipeline } from '../ingest/ingest-pipeline.js';
 import type { GuestHttpRequest, GuestModule, PrincipalKind } from '../runtime/index.js';
 import { BodyTooLargeError, readBody } from './body.js';
 import type { RegionStream } from './region-stream.js';
+import { CircuitOpenError, type LoadShedder, type StoreBreaker } from '../resilience/index.js';
 import { sendBody, sendError, sendGuestFailure, sendJson } from './respond.js';
 
 export interface EdgeServerOptions {
@@ -21,6 +22,16 @@ export interface EdgeServerOptions {
   verifier: TokenVerifier | undefined;
   /** Largest request body in bytes. @default 1048576 */
   bodyLimit?: number;
+  /** The circuit breaker around the store: reads and writes go through it. */
+  breaker: StoreBreaker;
+  /** The bound on API requests in flight. */
+  shedder: LoadShedder;
+  /** Time allowed for a client to send the request headers, in ms. @default 10000 */
+  headersTimeoutMs?: number;
+  /** Time allowed for the whole request (headers and body), in ms. @default 30000 */
+  requestTimeoutMs?: number;
+  /** A connection with no traffic for this long is closed, in ms. @default 60000 */
+  idleTimeoutMs?: number;
   /** The node's state and counters for `GET /v1/node` (the dashboard's health panel). */
   nodeInfo: () => unknown;
   /** Readiness and its details for `/readyz`. */
@@ -75,27 +86,48 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
       throw error;
     }
     try {
-      const result = await options.pipeline().submit(guestRequest(ctx, contentType, body));
+      const result = await options.breaker.run(() => options.pipeline().submit(guestRequest(ctx, contentType, body)));
       sendBody(ctx.res, result.status, result.contentType || 'application/json', result.body);
     } catch (error) {
-      sendGuestFailure(ctx.res, error);
-      if (!isExpected(error)) onError(error, 'ingest failed');
+      sendFailure(ctx.res, error, 'ingest failed');
     }
   };
 
-  const query = (ctx: RequestContext): void => {
+  const query = async (ctx: RequestContext): Promise<void> => {
     try {
-      const result = options.module().invokeHttp(guestRequest(ctx, '', new Uint8Array(0)));
+      const result = await options.breaker.run(() => options.module().invokeHttp(guestRequest(ctx, '', new Uint8Array(0))));
       sendBody(ctx.res, result.status, result.contentType || 'application/json', result.body);
     } catch (error) {
-      sendGuestFailure(ctx.res, error);
-      if (!isExpected(error)) onError(error, 'query failed');
+      sendFailure(ctx.res, error, 'query failed');
+    }
+  };
+
+  const sendFailure = (res: ServerResponse, error: unknown, context: string): void => {
+    if (error instanceof CircuitOpenError) {
+      sendError(res, 503, error.code, `${error.message}; retry later`, { 'retry-after': String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))) });
+      return;
+    }
+    sendGuestFailure(res, error);
+    if (!isExpected(error)) onError(error, context);
+  };
+
+  /** API work is bounded; past the bound a request is refused before anything is read. */
+  const shed = (handle: (ctx: RequestContext) => Promise<void>) => async (ctx: RequestContext): Promise<void> => {
+    if (!options.shedder.tryAcquire()) {
+      sendError(ctx.res, 503, 'overloaded', 'the node is at capacity; retry later', { 'retry-after': '1', connection: 'close' });
+      ctx.req.resume();
+      return;
+    }
+    try {
+      await handle(ctx);
+    } finally {
+      options.shedder.release();
     }
   };
 
   const routes: Array<{ match: (path: string) => boolean; routes: Route[] }> = [
-    { match: (p) => p === '/v1/readings', routes: [{ method: 'POST', scopes: WRITE_SCOPES, handle: ingest }] },
-    { match: (p) => p === '/v1/regions' || p.startsWith('/v1/regions/'), routes: [{ method: 'GET', scopes: READ_SCOPES, handle: query }] },
+    { match: (p) => p === '/v1/readings', routes: [{ method: 'POST', scopes: WRITE_SCOPES, handle: shed(ingest) }] },
+    { match: (p) => p === '/v1/regions' || p.startsWith('/v1/regions/'), routes: [{ method: 'GET', scopes: READ_SCOPES, handle: shed(query) }] },
     { match: (p) => p === '/v1/node', routes: [{ method: 'GET', scopes: READ_SCOPES, handle: (ctx) => sendJson(ctx.res, 200, options.nodeInfo()) }] },
     { match: (p) => p === '/v1/stream', routes: [{ method: 'GET', scopes: READ_SCOPES, handle: (ctx) => options.stream.open(ctx.req, ctx.res) }] },
     { match: (p) => p === '/healthz', routes: [{ method: 'GET', scopes: [], handle: (ctx) => sendJson(ctx.res, 200, { status: 'ok' }) }] },
@@ -160,14 +192,23 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
     await route.handle({ req, res, path, query, principal });
   };
 
-  const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      onError(error, 'request failed');
-      sendError(res, 500, 'internal_error', 'internal error; nothing of this request was stored');
-    });
-  });
-  // A connection that sends nothing at all for this long is closed (slow clients, slowloris).
-  server.setTimeout(60_000, (socket) => socket.destroy());
+  const server = createServer(
+    {
+      keepAliveTimeout: 5_000,
+      headersTimeout: options.headersTimeoutMs ?? 10_000,
+      requestTimeout: options.requestTimeoutMs ?? 30_000,
+      // How often the two timeouts above are checked (Node's default is every 30 s).
+      connectionsCheckingInterval: Math.min(1_000, options.headersTimeoutMs ?? 10_000),
+    },
+    (req, res) => {
+      handle(req, res).catch((error: unknown) => {
+        onError(error, 'request failed');
+        sendError(res, 500, 'internal_error', 'internal error; nothing of this request was stored');
+      });
+    },
+  );
+  // A connection with no traffic at all for this long is closed (idle keep-alive, stuck clients).
+  server.setTimeout(options.idleTimeoutMs ?? 60_000, (socket) => socket.destroy());
   return server;
 }
 

@@ -13,6 +13,7 @@ import { RegionStream } from '../http/region-stream.js';
 import { IngestPipeline } from '../ingest/ingest-pipeline.js';
 import { CAPABILITIES, Runtime, type Capability, type GuestModule } from '../runtime/index.js';
 import { SqliteStore, WalSyncer } from '../store/index.js';
+import { LoadShedder, StoreBreaker } from '../resilience/index.js';
 import { StoreUnavailableError } from '../runtime/index.js';
 import { createLogger, type Logger, type LogLevel } from '../telemetry/logger.js';
 import type { Settings } from './settings.js';
@@ -61,7 +62,11 @@ export class EdgeNode {
     const startedAt = Date.now();
     const dbPath = join(dataDir, 'edgeagg.db');
     const durability = durabilityPlan(settings);
-    const store = SqliteStore.open({ path: dbPath, synchronous: durability.sqliteSynchronous });
+    const store = SqliteStore.open({
+      path: dbPath,
+      synchronous: durability.sqliteSynchronous,
+      maxPageCount: settings['max-db-pages'] || undefined,
+    });
     const walSyncer = durability.syncWal ? new WalSyncer(`${dbPath}-wal`) : undefined;
     try {
       const runtime = new Runtime({
@@ -112,24 +117,39 @@ export class EdgeNode {
 
       // The server is made before the node object it reports on.
       const started: { node?: EdgeNode } = {};
+      const breaker = new StoreBreaker({
+        threshold: settings['breaker-threshold'],
+        windowMs: settings['breaker-window-ms'],
+        coolDownMs: settings['breaker-cooldown-ms'],
+        onStateChange: (state, reason) =>
+          state === 'open' ? logger.warn('circuit breaker opened: the store is failing', { circuit: state, reason }) : logger.info('circuit breaker state', { circuit: state }),
+      });
+      const shedder = new LoadShedder(settings['max-in-flight']);
+      const ready = (): boolean => started.node !== undefined && !started.node.draining && breaker.state !== 'open';
       const server = createEdgeServer({
         module: () => module,
         pipeline: () => pipeline,
         stream,
         verifier,
         bodyLimit: settings['body-limit'],
+        breaker,
+        shedder,
+        headersTimeoutMs: settings['headers-timeout-ms'],
+        requestTimeoutMs: settings['request-timeout-ms'],
+        idleTimeoutMs: settings['idle-timeout-ms'],
         nodeInfo: () => ({
           node_id: nodeId,
-          ready: started.node !== undefined && !started.node.draining,
-          circuit: 'closed',
+          ready: ready(),
+          circuit: breaker.state,
           module: { name: module.name, version: module.version },
           uptime_s: Math.round((Date.now() - startedAt) / 1000),
           counters: counters.snapshot(),
         }),
         readiness: () => ({
-          ready: started.node !== undefined && !started.node.draining,
+          ready: ready(),
           module: `${module.name}@${module.version}`,
-          store: 'ok',
+          circuit: breaker.state,
+          draining: started.node?.draining ?? false,
         }),
         onError: (error, context) => logger.error(context, { error }),
       });

@@ -34,6 +34,14 @@ export const SETTINGS = {
     choices: ['full', 'normal'],
   },
   'group-commit': { kind: 'boolean', default: true, description: 'commit requests that arrive together in one transaction (false: one transaction and fsync per request, for comparison)' },
+  'max-in-flight': { kind: 'integer', default: 1024, description: 'API requests handled at once; more are answered 503 overloaded at once' },
+  'headers-timeout-ms': { kind: 'integer', default: 10_000, description: 'time a client has to send its request headers' },
+  'request-timeout-ms': { kind: 'integer', default: 30_000, description: 'time a client has to send its whole request' },
+  'idle-timeout-ms': { kind: 'integer', default: 60_000, description: 'a connection silent this long is closed' },
+  'breaker-threshold': { kind: 'integer', default: 5, description: 'store failures within breaker-window-ms that open the circuit' },
+  'breaker-window-ms': { kind: 'integer', default: 10_000, description: 'the window of breaker-threshold' },
+  'breaker-cooldown-ms': { kind: 'integer', default: 2_000, description: 'how long the circuit stays open before a probe' },
+  'max-db-pages': { kind: 'integer', default: 0, description: 'largest database size in pages (0: no limit); writes past it fail with disk_full' },
   'log-level': { kind: 'string', default: 'info', description: 'debug, info, warn or error', choices: ['debug', 'info', 'warn', 'error'] },
 } as const satisfies Record<string, SettingSpec>;
 
