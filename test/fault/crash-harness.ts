@@ -1,0 +1,217 @@
+/**
+ * Crash safety, with real processes: a node takes readings from concurrent clients that retry the
+ * same readings after any error (as real sensors do) and is killed with SIGKILL at a random moment;
+ * then it is checked and restarted. After every round:
+ *
+ * - every reading the node acknowledged (2xx) is in the event log, with its value;
+ * - nothing is counted twice: each region's aggregates equal a recomputation from the distinct
+ *   readings stored;
+ * - `PRAGMA integrity_check` is ok;
+ * - the node is ready again within 5 seconds of being started.
+ *
+ * Used by test/fault/crash.test.ts (a few rounds in CI) and `npm run crashtest -- --rounds N`.
+ */
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NodeProcess } from '../helpers/node-process.js';
+
+interface Reading {
+  device_id: string;
+  region: string;
+  temperature_c: number;
+  timestamp: number;
+}
+
+export interface CrashRoundsOptions {
+  rounds: number;
+  /** Concurrent clients. @default 4 */
+  clients?: number;
+  /** Seed of the random choices (kill moments, batch sizes). @default Date.now() */
+  seed?: number;
+  log?: (line: string) => void;
+}
+
+export interface CrashRoundsResult {
+  rounds: number;
+  acknowledged: number;
+  stored: number;
+  readyMs: number[];
+}
+
+export class CrashCheckError extends Error {
+  override name = 'CrashCheckError';
+}
+
+const REGIONS = ['north', 'south', 'east', 'west'];
+const READY_LIMIT_MS = 5000;
+
+/** mulberry32: a small seeded generator, so a failing run can be repeated with its seed. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export async function runCrashRounds(options: CrashRoundsOptions): Promise<CrashRoundsResult> {
+  const seed = options.seed ?? Date.now();
+  const rand = random(seed);
+  const log = options.log ?? (() => {});
+  const dataDir = mkdtempSync(join(tmpdir(), 'edgeagg-crash-'));
+  const acked = new Map<string, Reading>();
+  /** Per client, the batch it must retry before anything new. */
+  const pending: Array<Reading[] | undefined> = [];
+  const clients = options.clients ?? 4;
+  const base = Date.now() - 3_600_000;
+  let nextTimestamp = 0;
+  const readyMs: number[] = [];
+  log(`crash test: ${options.rounds} rounds, ${clients} clients, seed ${seed}, data ${dataDir}`);
+
+  try {
+    for (let round = 1; round <= options.rounds; round++) {
+      const startedAt = performance.now();
+      const node = await NodeProcess.start({ dataDir });
+      const ready = await waitReady(node);
+      readyMs.push(performance.now() - startedAt);
+      if (!ready) throw new CrashCheckError(`round ${round}: not ready within ${READY_LIMIT_MS} ms of starting`);
+      await checkAggregates(node, dataDir, round);
+      const token = await node.token('gateway');
+
+      let alive = true;
+      const loops = Array.from({ length: clients }, async (_, c) => {
+        while (alive) {
+          const batch =
+            pending[c] ??
+            Array.from({ length: 1 + Math.floor(rand() * 40) }, () => ({
+              device_id: `crash-${c}`,
+              region: REGIONS[Math.floor(rand() * REGIONS.length)]!,
+              temperature_c: Math.round((rand() * 60 - 20) * 100) / 100,
+              timestamp: base + nextTimestamp++,
+            }));
+          pending[c] = batch;
+          try {
+            const res = await node.fetch('/v1/readings', {
+              method: 'POST',
+              token,
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify(batch),
+            });
+            if (res.status !== 200) {
+              await res.body?.cancel();
+              continue; // retry the same readings
+            }
+            const body = (await res.json()) as { results: Array<{ status: string }> };
+            body.results.forEach((r, i) => {
+              if (r.status === 'rejected') throw new CrashCheckError(`a valid reading was rejected: ${JSON.stringify(r)}`);
+              const reading = batch[i]!;
+              acked.set(`${reading.device_id}/${reading.timestamp}`, reading);
+            });
+            pending[c] = undefined;
+          } catch (error) {
+            if (error instanceof CrashCheckError) throw error;
+            await new Promise((r) => setTimeout(r, 5)); // connection refused or reset: retry
+          }
+        }
+      });
+
+      await new Promise((r) => setTimeout(r, 30 + rand() * 300));
+      await node.kill();
+      alive = false;
+      await Promise.all(loops);
+      const stored = checkStore(dataDir, acked, round);
+      log(`round ${round}: killed with SIGKILL; ${acked.size} acknowledged, ${stored} stored, ready in ${readyMs.at(-1)!.toFixed(0)} ms`);
+    }
+    // A last start: the state the last kill left behind is served correctly.
+    const node = await NodeProcess.start({ dataDir });
+    try {
+      if (!(await waitReady(node))) throw new CrashCheckError(`not ready within ${READY_LIMIT_MS} ms after the last round`);
+      await checkAggregates(node, dataDir, options.rounds + 1);
+    } finally {
+      await node.stop();
+    }
+    return { rounds: options.rounds, acknowledged: acked.size, stored: countStored(dataDir), readyMs };
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function waitReady(node: NodeProcess): Promise<boolean> {
+  const deadline = performance.now() + READY_LIMIT_MS;
+  while (performance.now() < deadline) {
+    try {
+      if ((await node.fetch('/readyz')).status === 200) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return false;
+}
+
+interface StoredReading {
+  source: string;
+  time_ms: number;
+  region: string;
+  payload: Buffer;
+}
+
+function readStore(dataDir: string): { readings: StoredReading[]; integrity: string } {
+  // Read-write: opening after a crash may have to recover the WAL.
+  const db = new Database(join(dataDir, 'edgeagg.db'));
+  try {
+    const integrity = db.pragma('integrity_check', { simple: true }) as string;
+    const readings = db
+      .prepare('SELECT e.source, e.time_ms, p.name AS region, e.payload FROM event e JOIN symbol p ON p.id = e.partition')
+      .all() as StoredReading[];
+    return { readings, integrity };
+  } finally {
+    db.close();
+  }
+}
+
+function countStored(dataDir: string): number {
+  return readStore(dataDir).readings.length;
+}
+
+/** Every acknowledged reading is stored with its value, and the database is intact. */
+function checkStore(dataDir: string, acked: Map<string, Reading>, round: number): number {
+  const { readings, integrity } = readStore(dataDir);
+  if (integrity !== 'ok') throw new CrashCheckError(`round ${round}: integrity_check says ${integrity}`);
+  const stored = new Map(readings.map((r) => [`${r.source}/${r.time_ms}`, r]));
+  for (const [key, reading] of acked) {
+    const s = stored.get(key);
+    if (!s) throw new CrashCheckError(`round ${round}: acknowledged reading ${key} is missing`);
+    if (s.region !== reading.region || s.payload.readDoubleLE(0) !== reading.temperature_c) {
+      throw new CrashCheckError(`round ${round}: acknowledged reading ${key} is stored with another value`);
+    }
+  }
+  return readings.length;
+}
+
+/** The node's aggregates equal a recomputation from the distinct readings stored. */
+async function checkAggregates(node: NodeProcess, dataDir: string, round: number): Promise<void> {
+  const res = await node.fetch('/v1/regions', { token: await node.token('read') });
+  const served = ((await res.json()) as { regions: Array<{ region: string; count: number; sum: number }> }).regions;
+  const expected = new Map<string, { count: number; micro: number }>();
+  // The node is running: read through a second connection (WAL allows it).
+  for (const r of readStore(dataDir).readings) {
+    const e = expected.get(r.region) ?? { count: 0, micro: 0 };
+    const t = r.payload.readDoubleLE(0);
+    e.count++;
+    e.micro += Math.sign(t) * Math.round(Math.abs(t) * 1e6);
+    expected.set(r.region, e);
+  }
+  for (const [region, e] of expected) {
+    const s = served.find((x) => x.region === region);
+    if (!s || s.count !== e.count || Math.abs(s.sum - e.micro / 1e6) > 1e-6) {
+      throw new CrashCheckError(`round ${round}: region ${region} serves ${JSON.stringify(s)}, the stored readings give count ${e.count}, sum ${e.micro / 1e6}`);
+    }
+  }
+  if (served.length !== expected.size) throw new CrashCheckError(`round ${round}: ${served.length} regions served, ${expected.size} stored`);
+}
