@@ -5,6 +5,7 @@
 import os from 'node:os';
 import { runtimeOverhead } from './runtime-overhead.js';
 import { measureStoreWriteBytes } from './store-write-bytes.js';
+import { durabilityBench } from './durability.js';
 
 const quick = process.argv.includes('--quick');
 
@@ -22,3 +23,6 @@ for (const fold of ['m', 'mht'] as const) {
   const perReading = r.writeBytes / r.appended;
   console.log(`fold=${fold.padEnd(4)} ${perReading.toFixed(0)} B/reading, ${Math.round(r.appended / r.seconds)} readings/s (transactions of ${r.batch})`);
 }
+
+console.log('\n## durable ingest and overload (bench/durability.ts)');
+for (const line of await durabilityBench(quick)) console.log(line);

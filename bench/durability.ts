@@ -1,0 +1,113 @@
+/**
+ * Durable ingest under each durability setting, and goodput under overload. A real node process per
+ * run; load from autocannon in this (separate) process, over loopback, each request with fresh
+ * readings.
+ *
+ *   npm run build && node dist/bench/durability.js [--quick]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { issueToken, readNodeKey } from '../src/auth/tokens.js';
+
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+interface RunResult {
+  rps: number;
+  readingsPerSecond: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function withNode<T>(flags: string[], fn: (url: string, token: string) => Promise<T>): Promise<T> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'edgeagg-bench-'));
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'error', ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`node exited ${code}`)));
+    });
+    const token = await issueToken(readNodeKey(dataDir), { scope: 'gateway' });
+    return await fn(url, token);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+let counter = 0;
+const base = Date.now() - 3_600_000;
+
+export async function load(url: string, token: string, batch: number, seconds: number, connections: number, overallRate?: number): Promise<RunResult> {
+  const result = await autocannon({
+    url: `${url}/v1/readings`,
+    method: 'POST',
+    connections,
+    duration: seconds,
+    overallRate,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    requests: [
+      {
+        setupRequest: (req) => {
+          const items = [];
+          for (let i = 0; i < batch; i++) {
+            counter++;
+            items.push({ device_id: `bench-${counter % 1000}`, region: `r${counter % 10}`, temperature_c: (counter % 400) / 10, timestamp: base + Math.floor(counter / 1000) });
+          }
+          return { ...req, body: JSON.stringify(batch === 1 ? items[0] : items) };
+        },
+      },
+    ],
+  });
+  const ok = result.requests.total - result.non2xx;
+  return {
+    rps: ok / seconds,
+    readingsPerSecond: (ok * batch) / seconds,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}
+
+export async function durabilityBench(quick: boolean): Promise<string[]> {
+  const seconds = quick ? 3 : 8;
+  const lines: string[] = [];
+  const modes: Array<[string, string[]]> = [
+    ['full, group commit (default)', []],
+    ['full, one fsync per request', ['--group-commit', 'false']],
+    ['normal (no fsync)', ['--durability', 'normal']],
+  ];
+  for (const batch of [1, 100]) {
+    for (const [name, flags] of modes) {
+      const r = await withNode(flags, (url, token) => load(url, token, batch, seconds, batch === 1 ? 64 : 16));
+      lines.push(`batch=${batch} ${name}: ${r.rps.toFixed(0)} req/s, ${r.readingsPerSecond.toFixed(0)} readings/s, p50 ${r.p50} ms, p99 ${r.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
+    }
+  }
+  // Overload: capacity closed-loop, then open-loop offered load at 1x, 2x and 5x of it.
+  await withNode([], async (url, token) => {
+    const capacity = await load(url, token, 1, seconds, 64);
+    lines.push(`capacity (single readings, closed loop): ${capacity.rps.toFixed(0)} req/s`);
+    for (const factor of [1, 2, 5]) {
+      const offered = Math.round(capacity.rps * factor);
+      const r = await load(url, token, 1, seconds, 256, offered);
+      lines.push(`offered ${factor}x (${offered} req/s): goodput ${r.rps.toFixed(0)} req/s (${((100 * r.rps) / capacity.rps).toFixed(0)}% of capacity), p99 ${r.p99} ms, shed/failed ${r.non2xx}, errors ${r.errors}`);
+    }
+  });
+  return lines;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const line of await durabilityBench(process.argv.includes('--quick'))) console.log(line);
+}
