@@ -66,6 +66,29 @@ describe('slow clients (slowloris)', () => {
   });
 });
 
+describe('load shedding', () => {
+  it('past --max-in-flight, answers 503 overloaded at once with Retry-After, and serves again after', async () => {
+    const node = await NodeProcess.start({ flags: { 'max-in-flight': '1' } });
+    nodes.push(node);
+    const token = await node.token('gateway');
+    const port = Number(new URL(node.url).port);
+    // One request holds the only slot: its body never finishes.
+    const holder = connect(port, '127.0.0.1');
+    await new Promise<void>((r) => holder.on('connect', () => r()));
+    holder.write(`POST /v1/readings HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[`);
+    await new Promise((r) => setTimeout(r, 100));
+    const body = JSON.stringify({ device_id: 'shed-1', region: 'shed', temperature_c: 1, timestamp: Date.now() - 1000 });
+    const refused = await node.fetch('/v1/readings', { method: 'POST', token, headers: { 'content-type': 'application/json' }, body });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('overloaded');
+    holder.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const served = await node.fetch('/v1/readings', { method: 'POST', token, headers: { 'content-type': 'application/json' }, body });
+    expect(served.status).toBe(200);
+  });
+});
+
 describe('graceful shutdown', () => {
   it('on SIGTERM, answers every request in flight, keeps what it acknowledged, and exits 0', async () => {
     const node = await NodeProcess.start();
