@@ -99,11 +99,17 @@ export async function durabilityBench(quick: boolean): Promise<string[]> {
   await withNode([], async (url, token) => {
     const capacity = await load(url, token, 1, seconds, 64);
     lines.push(`capacity (single readings, closed loop): ${capacity.rps.toFixed(0)} req/s`);
+    const light = Math.round(capacity.rps / 10);
+    const before = await load(url, token, 1, seconds, 16, light);
+    lines.push(`light load before (${light} req/s): p50 ${before.p50} ms, p99 ${before.p99} ms`);
     for (const factor of [1, 2, 5]) {
       const offered = Math.round(capacity.rps * factor);
       const r = await load(url, token, 1, seconds, 256, offered);
       lines.push(`offered ${factor}x (${offered} req/s): goodput ${r.rps.toFixed(0)} req/s (${((100 * r.rps) / capacity.rps).toFixed(0)}% of capacity), p99 ${r.p99} ms, shed/failed ${r.non2xx}, errors ${r.errors}`);
     }
+    // When the load drops, latency comes back: the same light load right after the 5x run.
+    const after = await load(url, token, 1, seconds, 16, light);
+    lines.push(`light load right after 5x (${light} req/s): p50 ${after.p50} ms, p99 ${after.p99} ms`);
   });
   return lines;
 }
