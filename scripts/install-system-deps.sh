@@ -10,6 +10,7 @@ declare -A NEEDED=(
   [curl]=curl              # the docs examples test runs curl
   [chromium]=chromium      # dashboard tests (playwright-core drives /usr/bin/chromium)
   [nats-server]=nats-server  # replication tests
+  [prometheus]=prometheus    # the metrics test scrapes the node with a real Prometheus
 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do
