@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerKeygen } from './keygen.js';
 import { registerServe } from './serve.js';
 import { registerSign } from './sign.js';
+import { registerSimulate } from './simulate.js';
 import { registerTokenCreate } from './token-create.js';
 import { registerVerify } from './verify.js';
 
@@ -17,6 +18,7 @@ registerTokenCreate(program);
 registerKeygen(program);
 registerSign(program);
 registerVerify(program);
+registerSimulate(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`edgeagg: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { issueToken } from '../auth/tokens.js';
 import { EdgeNode } from '../node/edge-node.js';
+import { startSimulator } from '../simulator/index.js';
 import { SETTINGS, envName, resolveSettings, type SettingName } from '../node/settings.js';
 
 /** `edgeagg serve`: runs a node. Every setting is a flag, an EDGEAGG_* variable and a config key. */
@@ -15,13 +16,34 @@ export function registerServe(program: Command): void {
     for (const name of Object.keys(SETTINGS) as SettingName[]) flags[name] = opts[camel(name)];
     const settings = resolveSettings(flags, process.env, opts.config as string | undefined);
     const node = await EdgeNode.start({ settings });
-    await printBanner(node);
+    // A demo fleet (npm start): a day of history, then live readings, so the dashboard has
+    // something to show at once. Its tokens come from the node key, like real sensors'.
+    const fleet =
+      settings.simulate > 0
+        ? startSimulator({
+            url: node.url,
+            dataDir: settings['data-dir'],
+            devices: settings.simulate,
+            regions: 3,
+            rate: settings.simulate,
+            batch: 10,
+            backfillS: 24 * 3600,
+            backfillIntervalS: 300,
+            drainTimeoutMs: 2_000,
+            check: false,
+            onWarning: (message) => node.logger.warn('simulated fleet', { message }),
+          })
+        : undefined;
+    await printBanner(node, settings.simulate);
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
       node.logger.info('shutting down', { signal });
-      node.stop().then(
+      Promise.resolve(fleet?.stop())
+        .catch(() => undefined)
+        .then(() => node.stop())
+        .then(
         () => process.exit(0),
         (error: unknown) => {
           node.logger.error('shutdown failed', { error });
@@ -38,15 +60,17 @@ function camel(name: string): string {
   return name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 }
 
-async function printBanner(node: EdgeNode): Promise<void> {
+async function printBanner(node: EdgeNode, simulated: number): Promise<void> {
   const s = node.settings;
+  const dashboard = s.auth ? `${node.url}/#token=${await issueToken(node.nodeKey, { scope: 'read', ttlSeconds: 7 * 24 * 3600 })}` : `${node.url}/`;
   const lines = [
     `edge-aggregator node listening on ${node.url}`,
-    `  dashboard: ${node.url}/`,
+    `  dashboard: ${dashboard}`,
     `  data:      ${s['data-dir']}`,
     `  module:    ${node.module.name}@${node.module.version}`,
     `  auth:      ${s.auth ? 'on' : 'OFF (anyone on the network can write and read)'}`,
   ];
+  if (simulated > 0) lines.push(`  simulated: ${simulated} sensors in 3 regions, with a day of history (--simulate 0 turns them off)`);
   if (s.auth && node.firstStart) {
     lines.push(
       '',

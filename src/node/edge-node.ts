@@ -16,6 +16,7 @@ import { SqliteStore, WalSyncer } from '../store/index.js';
 import { LoadShedder, StoreBreaker } from '../resilience/index.js';
 import { StoreUnavailableError } from '../runtime/index.js';
 import { createLogger, type Logger, type LogLevel } from '../telemetry/logger.js';
+import { createDashboardRoutes } from '../web/index.js';
 import type { Settings } from './settings.js';
 import type { Server } from 'node:http';
 import { createHash } from 'node:crypto';
@@ -152,6 +153,7 @@ export class EdgeNode {
           draining: started.node?.draining ?? false,
         }),
         onError: (error, context) => logger.error(context, { error }),
+        extraRoutes: createDashboardRoutes(),
       });
       await new Promise<void>((resolveListen, reject) => {
         server.once('error', reject);

@@ -43,6 +43,7 @@ export const SETTINGS = {
   'breaker-cooldown-ms': { kind: 'integer', default: 2_000, description: 'how long the circuit stays open before a probe' },
   'max-db-pages': { kind: 'integer', default: 0, description: 'largest database size in pages (0: no limit); writes past it fail with disk_full' },
   'log-level': { kind: 'string', default: 'info', description: 'debug, info, warn or error', choices: ['debug', 'info', 'warn', 'error'] },
+  simulate: { kind: 'integer', default: 0, description: 'run this many simulated sensors in-process against this node (a demo fleet; 0: none)' },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
