@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `edgeagg` command. Each subcommand lives in its own file and registers itself here. */
 import { Command } from 'commander';
+import { registerCluster } from './cluster.js';
 import { registerKeygen } from './keygen.js';
 import { registerServe } from './serve.js';
 import { registerSign } from './sign.js';
@@ -19,6 +20,7 @@ registerKeygen(program);
 registerSign(program);
 registerVerify(program);
 registerSimulate(program);
+registerCluster(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`edgeagg: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -34,12 +34,32 @@ export interface EdgeServerOptions {
   idleTimeoutMs?: number;
   /** The node's state and counters for `GET /v1/node` (the dashboard's health panel). */
   nodeInfo: () => unknown;
+  /** The fleet as this node sees it, for `GET /v1/fleet` (docs/replication.md). @default none: 404 */
+  fleetInfo?: () => unknown;
   /** Readiness and its details for `/readyz`. */
   readiness: () => { ready: boolean; [detail: string]: unknown };
   /** Extra routes (the dashboard, metrics), tried before the 404. Return true when handled. */
   extraRoutes?: (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
-  /** Log of failures the client cannot see the cause of. @default console.error */
-  onError?: (error: unknown, context: string) => void;
+  /** Log of failures the client cannot see the cause of; `res` names the request. @default console.error */
+  onError?: (error: unknown, context: string, res?: ServerResponse) => void;
+  /** Metrics, traces and request ids per request (src/telemetry). @default none */
+  observer?: RequestObserver;
+  /** `GET /metrics` (src/telemetry: Prometheus text; it checks its own token). @default none: 404 */
+  metrics?: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+/**
+ * Observes every request (src/telemetry implements it). The server only says when a request starts,
+ * which route template it matched, and runs its synchronous guest calls through `run`; the scope is
+ * opaque here and goes to the write path with the request.
+ */
+export interface RequestObserver {
+  /** A request arrived; the returned scope is its telemetry (the end is seen on the response). */
+  begin(req: IncomingMessage, res: ServerResponse): unknown;
+  /** The route template it matched, e.g. `/v1/regions/{region}`: never the raw path. */
+  route(scope: unknown, template: string): void;
+  /** Runs a guest call of the request. */
+  run<T>(scope: unknown, fn: () => T): T;
 }
 
 interface Route {
@@ -55,6 +75,8 @@ interface RequestContext {
   path: string;
   query: string;
   principal: { kind: PrincipalKind; subject: string };
+  /** The request's telemetry scope (RequestObserver.begin), if observed. */
+  scope: unknown;
 }
 
 const WRITE_SCOPES = ['device', 'gateway', 'admin'] as const;
@@ -63,6 +85,7 @@ const READ_SCOPES = ['read', 'admin'] as const;
 export function createEdgeServer(options: EdgeServerOptions): Server {
   const bodyLimit = options.bodyLimit ?? 1024 * 1024;
   const onError = options.onError ?? ((error: unknown, context: string) => console.error(context, error));
+  const observer = options.observer;
 
   const guestRequest = (ctx: RequestContext, contentType: string, body: Uint8Array): GuestHttpRequest => ({
     method: ctx.req.method ?? 'GET',
@@ -86,7 +109,7 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
       throw error;
     }
     try {
-      const result = await options.breaker.run(() => options.pipeline().submit(guestRequest(ctx, contentType, body)));
+      const result = await options.breaker.run(() => options.pipeline().submit(guestRequest(ctx, contentType, body), ctx.scope));
       sendBody(ctx.res, result.status, result.contentType || 'application/json', result.body);
     } catch (error) {
       sendFailure(ctx.res, error, 'ingest failed');
@@ -95,7 +118,8 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
 
   const query = async (ctx: RequestContext): Promise<void> => {
     try {
-      const result = await options.breaker.run(() => options.module().invokeHttp(guestRequest(ctx, '', new Uint8Array(0))));
+      const call = () => options.module().invokeHttp(guestRequest(ctx, '', new Uint8Array(0)));
+      const result = await options.breaker.run(() => (observer ? observer.run(ctx.scope, call) : call()));
       sendBody(ctx.res, result.status, result.contentType || 'application/json', result.body);
     } catch (error) {
       sendFailure(ctx.res, error, 'query failed');
@@ -108,7 +132,7 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
       return;
     }
     sendGuestFailure(res, error);
-    if (!isExpected(error)) onError(error, context);
+    if (!isExpected(error)) onError(error, context, res);
   };
 
   /** API work is bounded; past the bound a request is refused before anything is read. */
@@ -129,6 +153,7 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
     { match: (p) => p === '/v1/readings', routes: [{ method: 'POST', scopes: WRITE_SCOPES, handle: shed(ingest) }] },
     { match: (p) => p === '/v1/regions' || p.startsWith('/v1/regions/'), routes: [{ method: 'GET', scopes: READ_SCOPES, handle: shed(query) }] },
     { match: (p) => p === '/v1/node', routes: [{ method: 'GET', scopes: READ_SCOPES, handle: (ctx) => sendJson(ctx.res, 200, options.nodeInfo()) }] },
+    { match: (p) => p === '/v1/fleet', routes: [{ method: 'GET', scopes: READ_SCOPES, handle: (ctx) => (options.fleetInfo ? sendJson(ctx.res, 200, options.fleetInfo()) : sendError(ctx.res, 404, 'not_found', 'this node has no fleet view')) }] },
     { match: (p) => p === '/v1/stream', routes: [{ method: 'GET', scopes: READ_SCOPES, handle: (ctx) => options.stream.open(ctx.req, ctx.res) }] },
     { match: (p) => p === '/healthz', routes: [{ method: 'GET', scopes: [], handle: (ctx) => sendJson(ctx.res, 200, { status: 'ok' }) }] },
     {
@@ -145,6 +170,10 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
       ],
     },
   ];
+
+  // Prometheus scrapes this (src/telemetry); it answers 401 itself when a metrics token is set.
+  const metrics = options.metrics;
+  if (metrics) routes.push({ match: (p) => p === '/metrics', routes: [{ method: 'GET', scopes: [], handle: (ctx) => metrics(ctx.req, ctx.res) }] });
 
   const authenticate = async (req: IncomingMessage, query: string, scopes: readonly Scope[], res: ServerResponse): Promise<RequestContext['principal'] | undefined> => {
     if (scopes.length === 0) return { kind: 'anonymous', subject: '' };
@@ -171,16 +200,21 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const scope = observer?.begin(req, res);
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const query = q < 0 ? '' : url.slice(q + 1);
     const entry = routes.find((r) => r.match(path));
     if (!entry) {
-      if (options.extraRoutes?.(req, res, path)) return;
+      if (options.extraRoutes?.(req, res, path)) {
+        observer?.route(scope, extraRouteTemplate(path));
+        return;
+      }
       sendError(res, 404, 'not_found', `no route for ${path}`);
       return;
     }
+    observer?.route(scope, routeTemplate(path));
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     const route = entry.routes.find((r) => r.method === method);
     if (!route) {
@@ -189,7 +223,7 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
     }
     const principal = await authenticate(req, query, route.scopes, res);
     if (!principal) return;
-    await route.handle({ req, res, path, query, principal });
+    await route.handle({ req, res, path, query, principal, scope });
   };
 
   const server = createServer(
@@ -202,7 +236,7 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
     },
     (req, res) => {
       handle(req, res).catch((error: unknown) => {
-        onError(error, 'request failed');
+        onError(error, 'request failed', res);
         sendError(res, 500, 'internal_error', 'internal error; nothing of this request was stored');
       });
     },
@@ -210,6 +244,25 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
   // A connection with no traffic at all for this long is closed (idle keep-alive, stuck clients).
   server.setTimeout(options.idleTimeoutMs ?? 60_000, (socket) => socket.destroy());
   return server;
+}
+
+/**
+ * The route template of a path the routes table matched, for metrics and spans: a label must stay
+ * low-cardinality, so never the raw path. Every route is a fixed path except `/v1/regions/...`.
+ */
+function routeTemplate(path: string): string {
+  if (!path.startsWith('/v1/regions/')) return path;
+  const rest = path.slice('/v1/regions/'.length);
+  const slash = rest.indexOf('/');
+  if (slash < 0) return '/v1/regions/{region}';
+  return rest.slice(slash) === '/series' ? '/v1/regions/{region}/series' : '/v1/regions/{region}/*';
+}
+
+/** The template of a path an extra route (the dashboard's files) answered. */
+function extraRouteTemplate(path: string): string {
+  if (path === '/' || path === '/index.html') return path;
+  const slash = path.indexOf('/', 1);
+  return slash < 0 ? path : `${path.slice(0, slash)}/*`;
 }
 
 /** `Authorization: Bearer`, or `access_token` in the query for EventSource, which cannot set headers. */

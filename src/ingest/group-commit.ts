@@ -23,8 +23,18 @@ export interface GroupCommitOptions<J, R> {
   sync?: () => Promise<void>;
   /** Told after a group's transaction committed, with its results. @default ignore */
   onCommitted?: (results: Array<R | Error>) => void;
-  /** Told after every group, for metrics. @default ignore */
-  onGroup?: (report: { size: number; durationMs: number; failed: boolean }) => void;
+  /** Told after every group, with its jobs, for metrics and traces. @default ignore */
+  onGroup?: (report: GroupReport, jobs: readonly J[]) => void;
+}
+
+/** A commit group's outcome. */
+export interface GroupReport {
+  size: number;
+  /** From the start of its execution to its acknowledgement (or failure), sync included. */
+  durationMs: number;
+  failed: boolean;
+  /** The transaction committed: true also when only the sync after it failed. */
+  committed: boolean;
 }
 
 interface Pending<J, R> {
@@ -75,35 +85,36 @@ export class GroupCommit<J, R> {
     if (this.queue.length > 0) this.schedule();
     if (group.length === 0) return;
     const started = performance.now();
+    const jobs = group.map((p) => p.job);
     let results: Array<R | Error>;
     try {
-      results = this.options.transaction(() => this.options.execute(group.map((p) => p.job)));
+      results = this.options.transaction(() => this.options.execute(jobs));
     } catch (error) {
-      this.options.onGroup?.({ size: group.length, durationMs: performance.now() - started, failed: true });
+      this.options.onGroup?.({ size: group.length, durationMs: performance.now() - started, failed: true, committed: false }, jobs);
       for (const p of group) p.reject(error);
       return;
     }
     const sync = this.options.sync;
     if (!sync) {
-      this.acknowledge(group, results, started);
+      this.acknowledge(group, jobs, results, started);
       return;
     }
     this.syncing++;
     sync()
       .then(
-        () => this.acknowledge(group, results, started),
+        () => this.acknowledge(group, jobs, results, started),
         (error: unknown) => {
           // Committed but not known to be on disk: nothing is acknowledged; a retry is answered
           // "duplicate", so nothing is lost or counted twice.
-          this.options.onGroup?.({ size: group.length, durationMs: performance.now() - started, failed: true });
+          this.options.onGroup?.({ size: group.length, durationMs: performance.now() - started, failed: true, committed: true }, jobs);
           for (const p of group) p.reject(error);
         },
       )
       .finally(() => this.syncing--);
   }
 
-  private acknowledge(group: Pending<J, R>[], results: Array<R | Error>, started: number): void {
-    this.options.onGroup?.({ size: group.length, durationMs: performance.now() - started, failed: false });
+  private acknowledge(group: Pending<J, R>[], jobs: readonly J[], results: Array<R | Error>, started: number): void {
+    this.options.onGroup?.({ size: group.length, durationMs: performance.now() - started, failed: false, committed: true }, jobs);
     this.options.onCommitted?.(results);
     group.forEach((p, i) => {
       const result = results[i];

@@ -6,7 +6,7 @@
  * the commit is durable.
  */
 import type { AppendOutcome, GuestHttpRequest, GuestModule, HttpCallResult, StoredEvent } from '../runtime/index.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit, type GroupReport } from './group-commit.js';
 
 export interface TransactionalStore {
   /** An outer transaction, durable when it returns. */
@@ -24,7 +24,22 @@ export interface IngestPipelineOptions {
   sync?: () => Promise<void>;
   /** Told after each committed group, with the partitions (regions) whose aggregates changed. */
   onCommitted?: (partitions: Set<string>, events: StoredEvent[]) => void;
-  onGroup?: (report: { size: number; durationMs: number; failed: boolean }) => void;
+  onGroup?: (report: GroupReport) => void;
+  /**
+   * Sees each request's work and each commit group, for metrics and traces (the composition root
+   * passes src/telemetry's). The pipeline never looks inside a request's `trace`. @default none
+   */
+  observer?: PipelineObserver;
+}
+
+/** Hooks around the write path's work (src/telemetry implements them). */
+export interface PipelineObserver {
+  /** Runs one request's unit of work (its guest call); `trace` is what `submit` was given. */
+  job<T>(trace: unknown, fn: () => T): T;
+  /** Runs a whole group's execution (its requests' work, then the fold); `traces` in job order. */
+  execute<T>(traces: readonly unknown[], fn: () => T): T;
+  /** After each group: its outcome and its requests' traces, in job order. */
+  group(report: GroupReport, traces: readonly unknown[]): void;
 }
 
 class FoldFailed extends Error {
@@ -36,8 +51,11 @@ interface JobResult {
   newEvents: StoredEvent[];
 }
 
-/** A unit of work run inside its group's transaction. */
-type Job = () => JobResult;
+/** A unit of work run inside its group's transaction, and the trace of the request it serves. */
+interface Job {
+  run: () => JobResult;
+  trace: unknown;
+}
 
 /** The outcome of events that arrived from elsewhere (another node, a replay). */
 export interface EventsResult extends JobResult {
@@ -55,14 +73,23 @@ export class IngestPipeline {
       execute: (jobs) => this.execute(jobs),
       maxGroupSize: options.maxGroupSize,
       sync: options.sync,
-      onGroup: options.onGroup,
+      onGroup:
+        options.onGroup || options.observer
+          ? (report, jobs) => {
+              options.onGroup?.(report);
+              options.observer?.group(report, jobs.map((j) => j.trace));
+            }
+          : undefined,
       onCommitted: (results) => this.notify(results),
     });
   }
 
-  /** Handles a write request through the guest; resolves after its effects are durable. */
-  submit(request: GuestHttpRequest): Promise<HttpCallResult> {
-    return this.groups.submit(() => this.module.invokeHttp(request)) as Promise<HttpCallResult>;
+  /**
+   * Handles a write request through the guest; resolves after its effects are durable. `trace` is the
+   * request's telemetry scope, handed to the observer as is.
+   */
+  submit(request: GuestHttpRequest, trace?: unknown): Promise<HttpCallResult> {
+    return this.groups.submit({ run: () => this.module.invokeHttp(request), trace }) as Promise<HttpCallResult>;
   }
 
   /**
@@ -71,9 +98,12 @@ export class IngestPipeline {
    * the aggregates in the same transaction. Resolves after they are durable.
    */
   submitEvents(events: readonly StoredEvent[], append: (event: StoredEvent) => AppendOutcome): Promise<EventsResult> {
-    return this.groups.submit(() => {
-      const outcomes = events.map(append);
-      return { outcomes, newEvents: events.filter((_e, i) => outcomes[i] === 'new') };
+    return this.groups.submit({
+      run: () => {
+        const outcomes = events.map(append);
+        return { outcomes, newEvents: events.filter((_e, i) => outcomes[i] === 'new') };
+      },
+      trace: undefined,
     }) as Promise<EventsResult>;
   }
 
@@ -82,12 +112,21 @@ export class IngestPipeline {
   }
 
   private execute(jobs: Job[]): Array<JobResult | Error> {
+    const observer = this.options.observer;
+    if (!observer) return this.executeGroup(jobs, (_job, fn) => fn());
+    return observer.execute(
+      jobs.map((j) => j.trace),
+      () => this.executeGroup(jobs, (job, fn) => observer.job(job.trace, fn)),
+    );
+  }
+
+  private executeGroup(jobs: Job[], observe: <T>(job: Job, fn: () => T) => T): Array<JobResult | Error> {
     const { store } = this.options;
     const module = this.module;
     try {
       // One fold for the whole group: each aggregate key is read and written once per group.
       return store.atomically(() => {
-        const out = jobs.map((job) => attempt(() => store.atomically(job)));
+        const out = jobs.map((job) => attempt(() => observe(job, () => store.atomically(job.run))));
         const events = out.flatMap((r) => (r instanceof Error ? [] : r.newEvents));
         try {
           module.invokeEvents(events);
@@ -102,11 +141,13 @@ export class IngestPipeline {
       // request fails alone.
       return jobs.map((job) =>
         attempt(() =>
-          store.atomically(() => {
-            const r = job();
-            module.invokeEvents(r.newEvents);
-            return r;
-          }),
+          observe(job, () =>
+            store.atomically(() => {
+              const r = job.run();
+              module.invokeEvents(r.newEvents);
+              return r;
+            }),
+          ),
         ),
       );
     }

@@ -15,8 +15,10 @@ import { CAPABILITIES, Runtime, type Capability, type GuestModule } from '../run
 import { SqliteStore, WalSyncer } from '../store/index.js';
 import { LoadShedder, StoreBreaker } from '../resilience/index.js';
 import { StoreUnavailableError } from '../runtime/index.js';
-import { createLogger, type Logger, type LogLevel } from '../telemetry/logger.js';
+import { Telemetry, createLogger, snapshotFromFleetInfo, type LogFormat, type Logger, type LogLevel } from '../telemetry/index.js';
 import { createDashboardRoutes } from '../web/index.js';
+// Type only: the replication module (and the NATS client) is loaded only when --nats is set.
+import type { Replicator } from '../replication/index.js';
 import type { Settings } from './settings.js';
 import type { Server } from 'node:http';
 import { createHash } from 'node:crypto';
@@ -36,6 +38,10 @@ export interface EdgeNodeOptions {
 
 export class EdgeNode {
   private draining = false;
+  /** Replication across the fleet; undefined when the node runs alone (no `--nats`). */
+  replication: Replicator | undefined = undefined;
+  /** Metrics, traces and the Prometheus endpoint (docs/observability.md). */
+  telemetry: Telemetry | undefined = undefined;
 
   private constructor(
     readonly settings: Settings,
@@ -53,13 +59,15 @@ export class EdgeNode {
 
   static async start(options: EdgeNodeOptions): Promise<EdgeNode> {
     const { settings } = options;
-    const logger = options.logger ?? createLogger(settings['log-level'] as LogLevel);
+    const logger = options.logger ?? createLogger(settings['log-level'] as LogLevel, { format: settings['log-format'] as LogFormat });
     const dataDir = resolve(settings['data-dir']);
     mkdirSync(dataDir, { recursive: true });
     const { key: nodeKey, created } = loadOrCreateNodeKey(dataDir);
 
     const nodeId = settings['node-id'] || `node-${createHash('sha256').update(nodeKey.publicKeyPem).digest('hex').slice(0, 12)}`;
     const counters = new GuestCounters();
+    // Telemetry: its hooks go to the runtime, the write path and the server (none of them imports it).
+    const telemetry = new Telemetry({ logger, nodeId, serviceVersion: packageVersion(), metricsToken: settings['metrics-token'] });
     const startedAt = Date.now();
     const dbPath = join(dataDir, 'edgeagg.db');
     const durability = durabilityPlan(settings);
@@ -67,13 +75,18 @@ export class EdgeNode {
       path: dbPath,
       synchronous: durability.sqliteSynchronous,
       maxPageCount: settings['max-db-pages'] || undefined,
+      replication: settings.nats.length > 0,
     });
     const walSyncer = durability.syncWal ? new WalSyncer(`${dbPath}-wal`) : undefined;
     try {
       const runtime = new Runtime({
         store,
         trustedKeys: trustedModuleKeys(settings),
-        onMetric: (_mod, name, value) => counters.add(name, value),
+        onMetric: (mod, name, value) => {
+          counters.add(name, value);
+          telemetry.onMetric(mod, name, value);
+        },
+        onCall: telemetry.onCall,
         onLog: (mod, level, message) => logger[(['debug', 'info', 'warn', 'error'] as const)[level] ?? 'info'](message, { module: mod.name, version: mod.version }),
       });
       const modulePath = settings.module ? resolve(settings.module) : DEFAULT_MODULE;
@@ -101,7 +114,10 @@ export class EdgeNode {
         if (res.status !== 200) return [];
         return (JSON.parse(Buffer.from(res.body).toString('utf8')) as { regions: Array<{ region: string }> }).regions.map((r) => r.region);
       };
+      // The server is made before the node object it reports on.
+      const started: { node?: EdgeNode } = {};
       const stream = new RegionStream({ render, regions });
+      const replication: { current?: Replicator } = {};
       const pipeline = new IngestPipeline({
         store,
         module,
@@ -111,21 +127,48 @@ export class EdgeNode {
               throw new StoreUnavailableError(`fsync of the WAL failed: ${String(error)}`, 'io_error', { cause: error });
             })
           : undefined,
-        onCommitted: (partitions) => stream.changed(partitions),
+        onCommitted: (partitions) => {
+          stream.changed(partitions);
+          replication.current?.notify();
+        },
+        observer: telemetry.pipelineObserver,
       });
+      if (settings.nats.length > 0) {
+        const { Replicator } = await import('../replication/index.js');
+        replication.current = new Replicator({
+          nodeId,
+          servers: settings.nats,
+          store,
+          sink: pipeline,
+          stream: module.name,
+          regions: settings.regions,
+          gracePeriodMs: settings['grace-period-ms'],
+          maxFutureMs: settings['max-future-ms'],
+          antiEntropyIntervalMs: settings['anti-entropy-interval-ms'],
+          url: () => started.node?.url,
+          logger,
+        });
+      }
       const tokenKeys = [nodeKey.publicKey, ...settings['token-keys'].map((f) => parsePublicKey(readFileSync(f, 'utf8')))];
       const verifier = settings.auth ? new TokenVerifier(tokenKeys) : undefined;
 
-      // The server is made before the node object it reports on.
-      const started: { node?: EdgeNode } = {};
       const breaker = new StoreBreaker({
         threshold: settings['breaker-threshold'],
         windowMs: settings['breaker-window-ms'],
         coolDownMs: settings['breaker-cooldown-ms'],
-        onStateChange: (state, reason) =>
-          state === 'open' ? logger.warn('circuit breaker opened: the store is failing', { circuit: state, reason }) : logger.info('circuit breaker state', { circuit: state }),
+        onStateChange: (state, reason) => {
+          telemetry.breakerChanged(state);
+          if (state === 'open') logger.warn('circuit breaker opened: the store is failing', { circuit: state, reason });
+          else logger.info('circuit breaker state', { circuit: state });
+        },
       });
       const shedder = new LoadShedder(settings['max-in-flight']);
+      telemetry.observeBreaker(breaker);
+      telemetry.observeShedder(shedder);
+      telemetry.observeReplication(() => {
+        const info = replication.current?.fleetInfo();
+        return info && snapshotFromFleetInfo(info);
+      });
       const ready = (): boolean => started.node !== undefined && !started.node.draining && breaker.state !== 'open';
       const server = createEdgeServer({
         module: () => module,
@@ -146,24 +189,37 @@ export class EdgeNode {
           uptime_s: Math.round((Date.now() - startedAt) / 1000),
           counters: counters.snapshot(),
         }),
+        fleetInfo: () =>
+          replication.current?.fleetInfo() ?? {
+            node_id: nodeId,
+            replication: 'off',
+            nodes: [{ node_id: nodeId, self: true, url: started.node?.url ?? null, last_contact: new Date().toISOString(), last_contact_age_ms: 0, outbox_depth: 0, replication_lag_ms: null, pending: 0, catching_up: false, regions: 'all' }],
+          },
         readiness: () => ({
           ready: ready(),
           module: `${module.name}@${module.version}`,
           circuit: breaker.state,
           draining: started.node?.draining ?? false,
         }),
-        onError: (error, context) => logger.error(context, { error }),
+        onError: (error, context, res) => logger.error(context, { error, ...telemetry.logFields(res) }),
+        observer: telemetry.requestObserver,
+        metrics: telemetry.enabled && !settings['metrics-listen'] ? telemetry.handleMetrics : undefined,
         extraRoutes: createDashboardRoutes(),
       });
+      if (settings['metrics-listen'] && telemetry.enabled) logger.info('metrics listening', { url: await telemetry.listenMetrics(settings['metrics-listen']) });
       await new Promise<void>((resolveListen, reject) => {
         server.once('error', reject);
         server.listen(settings.port, settings.host, () => resolveListen());
       });
       const node = new EdgeNode(settings, logger, store, module, pipeline, stream, server, nodeKey, created, walSyncer);
       started.node = node;
+      node.telemetry = telemetry;
+      node.replication = replication.current;
+      node.replication?.start();
       logger.info('node started', { url: node.url, module: `${module.name}@${module.version}`, dataDir, auth: settings.auth });
       return node;
     } catch (error) {
+      void telemetry.shutdown();
       walSyncer?.close();
       store.close();
       throw error;
@@ -183,6 +239,7 @@ export class EdgeNode {
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     this.server.closeIdleConnections();
     this.stream.close();
+    await this.replication?.stop();
     await this.pipeline.drain();
     // Connections still open after in-flight requests are answered are closed.
     const timer = setTimeout(() => this.server.closeAllConnections(), 2_000);
@@ -190,6 +247,7 @@ export class EdgeNode {
     clearTimeout(timer);
     this.walSyncer?.close();
     this.store.close();
+    await this.telemetry?.shutdown();
     this.logger.info('node stopped');
   }
 }
@@ -205,6 +263,15 @@ function durabilityPlan(settings: Settings): { sqliteSynchronous: 'full' | 'norm
   const group = settings['group-commit'];
   if (settings.durability === 'normal') return { sqliteSynchronous: 'normal', syncWal: false, maxGroupSize: group ? undefined : 1 };
   return group ? { sqliteSynchronous: 'normal', syncWal: true, maxGroupSize: undefined } : { sqliteSynchronous: 'full', syncWal: false, maxGroupSize: 1 };
+}
+
+/** `service.version` in telemetry: the package's version. */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 function readBundle(modulePath: string): { wasm: Uint8Array; signatureFile: unknown } {

@@ -44,6 +44,14 @@ export const SETTINGS = {
   'max-db-pages': { kind: 'integer', default: 0, description: 'largest database size in pages (0: no limit); writes past it fail with disk_full' },
   'log-level': { kind: 'string', default: 'info', description: 'debug, info, warn or error', choices: ['debug', 'info', 'warn', 'error'] },
   simulate: { kind: 'integer', default: 0, description: 'run this many simulated sensors in-process against this node (a demo fleet; 0: none)' },
+  // Observability (docs/observability.md); OpenTelemetry's own OTEL_* variables configure OTLP export.
+  'log-format': { kind: 'string', default: 'auto', description: 'json, pretty, or auto: pretty when stderr is a terminal', choices: ['auto', 'json', 'pretty'] },
+  'metrics-token': { kind: 'string', default: '', description: 'bearer token that GET /metrics requires (prefer the environment or the config file to a flag); empty: none' },
+  'metrics-listen': { kind: 'string', default: '', description: "host:port serving /metrics instead of the node's own port; empty: the node's port" },
+  // Replication (docs/replication.md).
+  nats: { kind: 'list', default: [], description: 'NATS server URLs (nats://host:port, comma separated) of the fleet to join; empty: run alone' },
+  regions: { kind: 'list', default: [], description: 'regions this node follows from the fleet (comma separated); empty: all' },
+  'anti-entropy-interval-ms': { kind: 'integer', default: 30_000, description: 'time between anti-entropy rounds with each peer' },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;

@@ -21,6 +21,12 @@ export interface CallReport {
   durationMs: number;
   /** The failure's code, when the call failed. */
   error?: GuestCallErrorCode | 'internal';
+  /** For `guest_trap`: the engine's message ("unreachable", "memory access out of bounds", ...). */
+  trap?: string;
+  /** The instance's linear memory when the call ended, in bytes (absent if no instance was made). */
+  memoryBytes?: number;
+  /** The most that memory may grow to (its declared maximum), in bytes: at it, `memory.grow` fails. */
+  memoryLimitBytes?: number;
 }
 
 export interface GuestModuleOptions {
@@ -95,8 +101,10 @@ export class GuestModule {
   private readonly idle: GuestInstance[] = [];
   private readonly env: HostEnvironment;
   private readonly metricNames = new Set<string>();
+  private readonly memoryLimitBytes: number;
 
   constructor(private readonly options: GuestModuleOptions) {
+    this.memoryLimitBytes = options.info.memory.maxPages * 65536;
     this.manifest = options.manifest;
     this.name = options.manifest.name;
     this.version = options.manifest.version;
@@ -175,17 +183,22 @@ export class GuestModule {
         return finish(inst, ret);
       });
       for (const [name, value] of instance!.ctx.metrics) this.options.onMetric(this, name, value);
+      const memoryBytes = instance!.exports.memory.buffer.byteLength;
       this.release(instance!);
-      this.options.onCall({ module: this.name, version: this.version, trigger, durationMs: performance.now() - started });
+      this.options.onCall({ module: this.name, version: this.version, trigger, durationMs: performance.now() - started, memoryBytes, memoryLimitBytes: this.memoryLimitBytes });
       return result;
     } catch (error) {
       const failure = this.translate(error, instance?.ctx);
+      const code = failure instanceof GuestCallError ? failure.code : 'internal';
       this.options.onCall({
         module: this.name,
         version: this.version,
         trigger,
         durationMs: performance.now() - started,
-        error: failure instanceof GuestCallError ? failure.code : 'internal',
+        error: code,
+        trap: code === 'guest_trap' && (failure as GuestCallError).cause instanceof Error ? ((failure as GuestCallError).cause as Error).message : undefined,
+        memoryBytes: (instance as GuestInstance | undefined)?.exports.memory.buffer.byteLength,
+        memoryLimitBytes: this.memoryLimitBytes,
       });
       throw failure;
     }

@@ -4,6 +4,12 @@
  */
 export {
   SqliteStore,
+  eventHash,
+  DIGEST_BUCKET_MS,
+  type EventDigest,
+  type EventDigestQuery,
+  type OutboxEntry,
+  type ReadEventsInRangeOptions,
   type EventCursor,
   type EventPage,
   type ReadEventsOptions,

@@ -25,7 +25,7 @@ export interface Migration {
 
 /**
  * The schema, one migration per version, applied in order inside one transaction. Never edit a migration
- * that has shipped: append a new one (e.g. the replication outbox will be version 2).
+ * that has shipped: append a new one.
  */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -52,6 +52,23 @@ export const MIGRATIONS: readonly Migration[] = [
         payload   BLOB NOT NULL,
         PRIMARY KEY (stream, time_ms, source)
       ) STRICT, WITHOUT ROWID;
+    `,
+  },
+  {
+    // Replication (src/replication), written only by a store opened with `replication: true`.
+    // - `replication_outbox`: the identity of each event a guest appended locally, in commit order. A rowid
+    //   table appended at its right edge (SQLite fills such pages completely) and deleted from its left,
+    //   in bulk, once JetStream acknowledged the events: a commit dirties one or two leaf pages of it.
+    //   Partition and payload are read from `event` by key when the entry is sent.
+    // - `replication_state`: rows keyed by bytes whose first byte says what they are (sqlite-store.ts,
+    //   "replication keys"): 'd' digests, per (stream, minute of the event time, partition) the count `n`
+    //   and two 32-bit lanes `a`, `b` of the sum (mod 2^32) of the events' hashes, updated with each new
+    //   event, local or replicated, keyed so that a batch's rows are neighbours; 'm' small facts, e.g.
+    //   whether the digests cover every event.
+    version: 2,
+    sql: `
+      CREATE TABLE replication_outbox (seq INTEGER PRIMARY KEY, stream INT NOT NULL, time_ms INT NOT NULL, source TEXT NOT NULL) STRICT;
+      CREATE TABLE replication_state (k BLOB PRIMARY KEY, n INT, a INT, b INT) STRICT, WITHOUT ROWID;
     `,
   },
 ];
@@ -182,7 +199,90 @@ export function prepareStatements(db: Database.Database) {
     ),
 
     integrityCheck: db.prepare<[], string>('PRAGMA integrity_check').pluck(),
+
+    // --- replication (migration 2): keys are built in sqlite-store.ts -----------------------------------
+
+    symbolName: db.prepare<[id: number], string>('SELECT name FROM symbol WHERE id = ?').pluck(),
+    /** Rows with `low <= k < high`, in key order. */
+    replicationRange: db.prepare<[low: Buffer, high: Buffer], ReplicationRow>(
+      'SELECT k, n, a, b FROM replication_state WHERE k >= ? AND k < ? ORDER BY k',
+    ),
+    replicationDeleteRange: db.prepare<[low: Buffer, high: Buffer]>('DELETE FROM replication_state WHERE k >= ? AND k < ?'),
+    replicationPut: db.prepare<[k: Buffer, n: number | null, a: number | null, b: number | null]>(
+      'INSERT OR REPLACE INTO replication_state (k, n, a, b) VALUES (?, ?, ?, ?)',
+    ),
+    outboxInsert: db.prepare<[stream: number, timeMs: number, source: string]>(
+      'INSERT INTO replication_outbox (stream, time_ms, source) VALUES (?, ?, ?)',
+    ),
+    /** The oldest entries from position `seq` on, with their event (null columns when it is no longer in the log). */
+    outboxFrom: db.prepare<[seq: number, limit: number], OutboxRow>(
+      `SELECT o.seq AS seq, s.name AS stream, o.time_ms AS timeMs, o.source AS source, p.name AS partition, e.payload AS payload
+       FROM replication_outbox o
+       JOIN symbol s ON s.id = o.stream
+       LEFT JOIN event e ON e.stream = o.stream AND e.time_ms = o.time_ms AND e.source = o.source
+       LEFT JOIN symbol p ON p.id = e.partition
+       WHERE o.seq >= ? ORDER BY o.seq LIMIT ?`,
+    ),
+    outboxDeleteThrough: db.prepare<[seq: number]>('DELETE FROM replication_outbox WHERE seq <= ?'),
+    /** Both ends of the outbox (nulls when it is empty): two lookups in the rowid B-tree, no scan. */
+    outboxBounds: db.prepare<[], { first: number | null; last: number | null }>(
+      'SELECT min(seq) AS first, max(seq) AS last FROM replication_outbox',
+    ),
+    replicationGet: db.prepare<[k: Buffer], ReplicationRow>('SELECT k, n, a, b FROM replication_state WHERE k = ?'),
+    replicationDelete: db.prepare<[k: Buffer]>('DELETE FROM replication_state WHERE k = ?'),
+    /** One more event in a digest. */
+    digestAdd: db.prepare<[k: Buffer, a: number, b: number]>(
+      `INSERT INTO replication_state (k, n, a, b) VALUES (?, 1, ?, ?)
+       ON CONFLICT (k) DO UPDATE SET n = n + 1, a = (a + excluded.a) % 4294967296, b = (b + excluded.b) % 4294967296`,
+    ),
+    /** Events of one stream with `from <= time_ms < to`, in key order, for rebuilding digests. */
+    eventsForDigest: db.prepare<[stream: number, fromMs: number, toMs: number], EventDigestRow>(
+      `SELECT time_ms AS timeMs, source, partition, payload FROM event
+       WHERE stream = ? AND time_ms >= ? AND time_ms < ? ORDER BY time_ms, source`,
+    ),
+    eventsInRangeAfter: db.prepare<
+      [stream: number, fromMs: number, toMs: number, timeMs: number, source: string, limit: number],
+      EventRow
+    >(
+      `SELECT e.time_ms AS timeMs, e.source AS source, p.name AS partition, e.payload AS payload
+       FROM event e JOIN symbol p ON p.id = e.partition
+       WHERE e.stream = ? AND e.time_ms >= ? AND e.time_ms < ? AND (e.time_ms, e.source) > (?, ?)
+       ORDER BY e.time_ms, e.source LIMIT ?`,
+    ),
+    eventsOfPartitionInRangeAfter: db.prepare<
+      [stream: number, fromMs: number, toMs: number, timeMs: number, source: string, partition: number, limit: number],
+      EventRow
+    >(
+      `SELECT e.time_ms AS timeMs, e.source AS source, p.name AS partition, e.payload AS payload
+       FROM event e JOIN symbol p ON p.id = e.partition
+       WHERE e.stream = ? AND e.time_ms >= ? AND e.time_ms < ? AND (e.time_ms, e.source) > (?, ?) AND e.partition = ?
+       ORDER BY e.time_ms, e.source LIMIT ?`,
+    ),
   };
+}
+
+export interface OutboxRow {
+  seq: number;
+  stream: string;
+  timeMs: number;
+  source: string;
+  /** Null when the event is no longer in the log. */
+  partition: string | null;
+  payload: Buffer | null;
+}
+
+export interface ReplicationRow {
+  k: Buffer;
+  n: number | null;
+  a: number | null;
+  b: number | null;
+}
+
+export interface EventDigestRow {
+  timeMs: number;
+  source: string;
+  partition: number;
+  payload: Buffer;
 }
 
 export type Statements = ReturnType<typeof prepareStatements>;

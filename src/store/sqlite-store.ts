@@ -1,3 +1,4 @@
+import { hash as oneShotHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -47,7 +48,60 @@ export interface SqliteStoreOptions {
    * @default 4096
    */
   walAutocheckpointPages?: number;
+  /**
+   * Keep what replication (src/replication) needs, in the transaction of each write: every new event a guest
+   * appends with {@link SqliteStore.appendEvent} also goes into the outbox, and every new event (local or
+   * from {@link SqliteStore.appendReplicatedEvent}) updates the digest of its (stream, minute, partition).
+   * Off, the store writes exactly what it wrote before replication existed (a node that runs alone).
+   * @default false
+   */
+  replication?: boolean;
 }
+
+/** One outbox entry: an event a guest appended locally, not yet acknowledged by the fleet's transport. */
+export interface OutboxEntry {
+  /** Position in the outbox; entries are read and deleted in this order. */
+  seq: number;
+  stream: string;
+  /** The event, or undefined when it is no longer in the event log (nothing to send). */
+  event: StoredEvent | undefined;
+}
+
+/** The digest of the events of one (partition, bucket): their count and the sum of their hashes. */
+export interface EventDigest {
+  partition: string;
+  /** Minutes (or hours) since the Unix epoch, by the event time. */
+  bucket: number;
+  count: number;
+  /** Two 32-bit lanes of the sum, mod 2^32, of the events' {@link eventHash}. */
+  h1: number;
+  h2: number;
+}
+
+export interface EventDigestQuery {
+  /** `minute` (buckets of 60 s) or `hour` (sums of the minute digests). */
+  level: 'minute' | 'hour';
+  /** First minute (since the epoch) included. */
+  fromMinute: number;
+  /** First minute not included. */
+  toMinute: number;
+  /** Only this partition. @default every partition */
+  partition?: string;
+}
+
+export interface ReadEventsInRangeOptions {
+  fromMs: number;
+  /** Exclusive. */
+  toMs: number;
+  /** Only this partition. @default every partition */
+  partition?: string;
+  after?: EventCursor;
+  /** @default 1000 */
+  limit?: number;
+}
+
+/** Milliseconds per digest bucket. */
+export const DIGEST_BUCKET_MS = 60_000;
 
 /** Where a page of events ended; pass it back as `after` to read the next page. */
 export interface EventCursor {
@@ -117,6 +171,8 @@ export class SqliteStore implements GuestStore {
   private constructor(
     private readonly db: Database.Database,
     private readonly sql: Statements,
+    /** Whether the outbox and the digests are kept ({@link SqliteStoreOptions.replication}). */
+    readonly replication: boolean = false,
   ) {}
 
   /** Opens (creating or migrating) the database at `options.path`. */
@@ -139,7 +195,9 @@ export class SqliteStore implements GuestStore {
     try {
       configureConnection(db, settings);
       migrate(db, MIGRATIONS, (found, supported) => new StoreVersionError(found, supported));
-      return new SqliteStore(db, prepareStatements(db));
+      const sql = prepareStatements(db);
+      if (!options.replication) invalidateDigests(sql);
+      return new SqliteStore(db, sql, options.replication ?? false);
     } catch (error) {
       db.close();
       throw toStoreError(error);
@@ -228,6 +286,18 @@ export class SqliteStore implements GuestStore {
   }
 
   appendEvent(stream: string, event: StoredEvent): AppendOutcome {
+    return this.append(stream, event, true);
+  }
+
+  /**
+   * As {@link appendEvent}, for an event that came from another node: it updates the digests but does not
+   * go into the outbox (it is not this node's to publish).
+   */
+  appendReplicatedEvent(stream: string, event: StoredEvent): AppendOutcome {
+    return this.append(stream, event, false);
+  }
+
+  private append(stream: string, event: StoredEvent, local: boolean): AppendOutcome {
     this.check();
     try {
       return this.write((): AppendOutcome => {
@@ -240,7 +310,10 @@ export class SqliteStore implements GuestStore {
           if (this.sql.eventByIdentity.get(streamId, timeMs, source) !== undefined) return 'conflict';
           partition = this.intern(event.partition);
         }
-        if (this.sql.eventInsert.run(streamId, timeMs, source, partition, payload).changes === 1) return 'new';
+        if (this.sql.eventInsert.run(streamId, timeMs, source, partition, payload).changes === 1) {
+          if (this.replication) this.replicate(streamId, partition, event, local);
+          return 'new';
+        }
         const stored = this.sql.eventByIdentity.get(streamId, timeMs, source);
         if (stored === undefined) throw new Error('event vanished between insert and read');
         return stored.partition === partition && stored.payload.equals(payload) ? 'duplicate' : 'conflict';
@@ -316,6 +389,192 @@ export class SqliteStore implements GuestStore {
     } catch (error) {
       throw this.fail(error);
     }
+  }
+
+  // --- replication ------------------------------------------------------------------------------------
+
+  /** Up to `limit` outbox entries after position `after` (0: from the oldest), oldest first. */
+  readOutbox(after = 0, limit = 1000): OutboxEntry[] {
+    this.check();
+    try {
+      return this.sql.outboxFrom.all(after + 1, Math.max(1, Math.floor(limit))).map((row) => ({
+        seq: row.seq,
+        stream: row.stream,
+        event:
+          row.partition === null || row.payload === null
+            ? undefined
+            : { partition: row.partition, source: row.source, timeMs: row.timeMs, payload: row.payload },
+      }));
+    } catch (error) {
+      throw this.fail(error);
+    }
+  }
+
+  /** Removes the outbox entries up to and including position `seq`; returns how many. */
+  deleteOutboxThrough(seq: number): number {
+    this.check();
+    try {
+      return this.write(() => this.sql.outboxDeleteThrough.run(seq).changes);
+    } catch (error) {
+      throw this.fail(error);
+    }
+  }
+
+  /** Number of entries in the outbox. Entries are deleted only from the left, so their positions are contiguous. */
+  outboxDepth(): number {
+    const bounds = this.outboxBounds();
+    return bounds === undefined ? 0 : bounds.last - bounds.first + 1;
+  }
+
+  /** The first and last position in the outbox, or undefined when it is empty. */
+  outboxBounds(): { first: number; last: number } | undefined {
+    this.check();
+    try {
+      const row = this.sql.outboxBounds.get();
+      return row === undefined || row.first === null || row.last === null ? undefined : { first: row.first, last: row.last };
+    } catch (error) {
+      throw this.fail(error);
+    }
+  }
+
+  /** Digests of `stream`'s events per (partition, minute or hour) in a range of minutes, in key order. */
+  eventDigests(stream: string, query: EventDigestQuery): EventDigest[] {
+    this.check();
+    try {
+      const streamId = this.lookup(stream);
+      if (streamId === undefined) return [];
+      let partition: number | undefined;
+      if (query.partition !== undefined) {
+        partition = this.lookup(query.partition);
+        if (partition === undefined) return [];
+      }
+      const rows = this.sql.replicationRange.all(digestBound(streamId, query.fromMinute), digestBound(streamId, query.toMinute));
+      const names = new Map<number, string>();
+      const minutes: EventDigest[] = [];
+      for (const row of rows) {
+        const key = parseDigestKey(row.k);
+        if (partition !== undefined && key.partition !== partition) continue;
+        minutes.push({ partition: this.symbolName(key.partition, names), bucket: key.minute, count: row.n ?? 0, h1: row.a ?? 0, h2: row.b ?? 0 });
+      }
+      return query.level === 'hour' ? sumByHour(minutes) : minutes;
+    } catch (error) {
+      throw this.fail(error);
+    }
+  }
+
+  /**
+   * Recomputes the digests of `stream` for the minutes `[fromMinute, toMinute)` from the event log, in one
+   * transaction that holds the range's events in memory (call it in chunks of a few minutes). Returns the
+   * number of events read.
+   */
+  rebuildDigests(stream: string, fromMinute: number, toMinute: number): number {
+    this.check();
+    try {
+      return this.write(() => {
+        const streamId = this.lookup(stream);
+        if (streamId === undefined) return 0;
+        this.sql.replicationDeleteRange.run(digestBound(streamId, fromMinute), digestBound(streamId, toMinute));
+        const sums = new Map<string, { minute: number; partition: number; count: number; h1: number; h2: number }>();
+        const names = new Map<number, string>();
+        const rows = this.sql.eventsForDigest.all(streamId, Math.max(0, fromMinute) * DIGEST_BUCKET_MS, Math.max(0, toMinute) * DIGEST_BUCKET_MS);
+        for (const row of rows) {
+          const partition = this.symbolName(row.partition, names);
+          const [h1, h2] = eventHash({ partition, source: row.source, timeMs: row.timeMs, payload: row.payload });
+          const minute = Math.floor(row.timeMs / DIGEST_BUCKET_MS);
+          const key = `${minute}:${row.partition}`;
+          const sum = sums.get(key);
+          if (sum === undefined) sums.set(key, { minute, partition: row.partition, count: 1, h1, h2 });
+          else {
+            sum.count++;
+            sum.h1 = (sum.h1 + h1) % 2 ** 32;
+            sum.h2 = (sum.h2 + h2) % 2 ** 32;
+          }
+        }
+        for (const d of sums.values()) this.sql.replicationPut.run(digestKey(streamId, d.minute, d.partition), d.count, d.h1, d.h2);
+        return rows.length;
+      });
+    } catch (error) {
+      throw this.fail(error);
+    }
+  }
+
+  /** Drops the digests of minutes before `beforeMinute` (events that old are no longer compared). */
+  pruneDigests(stream: string, beforeMinute: number): void {
+    this.check();
+    try {
+      const streamId = this.lookup(stream);
+      if (streamId !== undefined) this.write(() => this.sql.replicationDeleteRange.run(digestBound(streamId, 0), digestBound(streamId, beforeMinute)));
+    } catch (error) {
+      throw this.fail(error);
+    }
+  }
+
+  /**
+   * True once {@link markDigestsComplete} was called and no store without `replication` opened the database
+   * since: the digests then describe every event of the minutes they were rebuilt for.
+   */
+  digestsComplete(): boolean {
+    this.check();
+    try {
+      return this.sql.replicationGet.get(DIGESTS_COMPLETE_KEY) !== undefined;
+    } catch (error) {
+      throw this.fail(error);
+    }
+  }
+
+  /** Records that the digests were rebuilt (by a store with `replication`) down to `fromMinute`. */
+  markDigestsComplete(fromMinute: number): void {
+    this.check();
+    try {
+      this.write(() => this.sql.replicationPut.run(DIGESTS_COMPLETE_KEY, fromMinute, null, null));
+    } catch (error) {
+      throw this.fail(error);
+    }
+  }
+
+  /** One page of `stream`'s events with `fromMs <= timeMs < toMs` (and of one partition), in `(timeMs, source)` order. */
+  readEventsInRange(stream: string, options: ReadEventsInRangeOptions): EventPage {
+    this.check();
+    const limit = Math.min(Math.floor(options.limit ?? 1000), 0x7fffffff);
+    if (!(limit > 0)) return { events: [], next: options.after };
+    try {
+      const streamId = this.lookup(stream);
+      if (streamId === undefined) return { events: [], next: undefined };
+      // Before every event of the range: time fromMs - 1 sorts before any event at fromMs.
+      const after = options.after ?? { timeMs: options.fromMs - 1, source: '' };
+      let events: StoredEvent[];
+      if (options.partition !== undefined) {
+        const partition = this.lookup(options.partition);
+        if (partition === undefined) return { events: [], next: undefined };
+        events = this.sql.eventsOfPartitionInRangeAfter.all(streamId, options.fromMs, options.toMs, after.timeMs, after.source, partition, limit);
+      } else {
+        events = this.sql.eventsInRangeAfter.all(streamId, options.fromMs, options.toMs, after.timeMs, after.source, limit);
+      }
+      const last = events[events.length - 1];
+      return {
+        events,
+        next: events.length === limit && last !== undefined ? { timeMs: last.timeMs, source: last.source } : undefined,
+      };
+    } catch (error) {
+      throw this.fail(error);
+    }
+  }
+
+  /** The replication rows of a new event: its digest, and (a local event) its outbox entry. */
+  private replicate(streamId: number, partition: number, event: StoredEvent, local: boolean): void {
+    const [h1, h2] = eventHash(event);
+    this.sql.digestAdd.run(digestKey(streamId, Math.floor(event.timeMs / DIGEST_BUCKET_MS), partition), h1, h2);
+    if (local) this.sql.outboxInsert.run(streamId, event.timeMs, event.source);
+  }
+
+  private symbolName(id: number, names: Map<number, string>): string {
+    let name = names.get(id);
+    if (name === undefined) {
+      name = this.sql.symbolName.get(id);
+      if (name === undefined) throw new Error(`no symbol ${id}`);
+      names.set(id, name);
+    }
+    return name;
   }
 
   // --- transactions -----------------------------------------------------------------------------------
@@ -439,6 +698,98 @@ export class SqliteStore implements GuestStore {
 }
 
 const ZERO_BYTE = Buffer.from([0]);
+
+/** Scratch space for {@link eventHash}: the largest event (128-byte source, 64-byte partition, 4 KiB payload) fits. */
+const HASH_INPUT = Buffer.allocUnsafe(16 * 1024);
+
+/**
+ * The hash of an event that digests sum: SHA-256 over `u16 source length, source, f64 time (big-endian),
+ * u16 partition length, partition, payload` (strings as UTF-8), read as two little-endian u32 lanes. Every
+ * node computes the same value for the same event, so equal digests mean (with overwhelming probability)
+ * equal sets of events.
+ */
+export function eventHash(event: StoredEvent): [number, number] {
+  let at = 0;
+  const source = Buffer.byteLength(event.source, 'utf8');
+  const partition = Buffer.byteLength(event.partition, 'utf8');
+  const size = 2 + source + 8 + 2 + partition + event.payload.length;
+  const input = size <= HASH_INPUT.length ? HASH_INPUT : Buffer.allocUnsafe(size);
+  at = input.writeUInt16BE(source, at);
+  at += input.write(event.source, at, 'utf8');
+  at = input.writeDoubleBE(event.timeMs, at);
+  at = input.writeUInt16BE(partition, at);
+  at += input.write(event.partition, at, 'utf8');
+  input.set(event.payload, at);
+  const digest = oneShotHash('sha256', input.subarray(0, size), 'buffer');
+  return [digest.readUInt32LE(0), digest.readUInt32LE(4)];
+}
+
+/**
+ * A store without replication does not update the digests, so once it may write they no longer describe
+ * every event: the next store with replication rebuilds them. A database that cannot be read here fails
+ * at its first real use instead, as it did before replication existed.
+ */
+function invalidateDigests(sql: Statements): void {
+  try {
+    if (sql.replicationGet.get(DIGESTS_COMPLETE_KEY) !== undefined) sql.replicationDelete.run(DIGESTS_COMPLETE_KEY);
+  } catch {
+    // Corrupt or busy: reported by the operation that needs the data.
+  }
+}
+
+// --- replication keys: the first byte says what a row of `replication_state` is (sql.ts, migration 2) ----
+
+const DIGEST = 0x64; // 'd' + u32 stream + u64 minute + u32 partition (big-endian, so keys sort by number)
+const META = 0x6d; // 'm' + name
+const DIGESTS_COMPLETE_KEY = Buffer.concat([Buffer.from([META]), Buffer.from('digests_complete')]);
+
+function writeU64(buffer: Buffer, value: number, at: number): void {
+  buffer.writeUInt32BE(Math.floor(value / 2 ** 32), at);
+  buffer.writeUInt32BE(value % 2 ** 32, at + 4);
+}
+
+function readU64(buffer: Buffer, at: number): number {
+  return buffer.readUInt32BE(at) * 2 ** 32 + buffer.readUInt32BE(at + 4);
+}
+
+function digestKey(stream: number, minute: number, partition: number): Buffer {
+  const key = Buffer.allocUnsafe(17);
+  key[0] = DIGEST;
+  key.writeUInt32BE(stream, 1);
+  writeU64(key, minute, 5);
+  key.writeUInt32BE(partition, 13);
+  return key;
+}
+
+/** Sorts before every digest of `stream` at `minute` or later. */
+function digestBound(stream: number, minute: number): Buffer {
+  const key = Buffer.allocUnsafe(13);
+  key[0] = DIGEST;
+  key.writeUInt32BE(stream, 1);
+  writeU64(key, Math.min(Math.max(0, minute), Number.MAX_SAFE_INTEGER), 5);
+  return key;
+}
+
+function parseDigestKey(key: Buffer): { minute: number; partition: number } {
+  return { minute: readU64(key, 5), partition: key.readUInt32BE(13) };
+}
+
+/** Sums minute digests into hour digests, per partition. */
+function sumByHour(minutes: EventDigest[]): EventDigest[] {
+  const hours = new Map<string, EventDigest>();
+  for (const m of minutes) {
+    const bucket = Math.floor(m.bucket / 60);
+    const key = `${bucket}\n${m.partition}`;
+    const hour = hours.get(key);
+    if (hour === undefined) hours.set(key, { ...m, bucket });
+    else {
+      hour.count += m.count;
+      hour.h1 = (hour.h1 + m.h1) % 2 ** 32;
+      hour.h2 = (hour.h2 + m.h2) % 2 ** 32;
+    }
+  }
+  return [...hours.values()];
+}
 
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

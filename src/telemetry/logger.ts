@@ -1,10 +1,21 @@
 /**
- * Structured logs: one JSON object per line on stderr, with a level and a time. Never pass
- * tokens or keys in `fields`.
+ * Structured logs (pino): one JSON object per line on stderr with `level`, `time` (ISO 8601), `msg`,
+ * and — when the line is written while a request is being handled — its `request_id` and, if the
+ * request is traced, `trace_id` and `span_id`. On a terminal the same lines are pretty-printed.
+ *
+ * Every message and field is passed through {@link redact}: a token, a password or a private key
+ * never reaches the output, even when a caller passes one by mistake.
  */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+import { createRequire } from 'node:module';
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import { redact, redactText } from './redact.js';
+import { currentScope } from './scope.js';
 
-const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** `auto`: pretty when the output is a terminal, JSON otherwise. */
+export type LogFormat = 'auto' | 'json' | 'pretty';
 
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
@@ -13,21 +24,79 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-export function createLogger(level: LogLevel = 'info', write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
-  const min = ORDER[level];
-  const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
-    if (ORDER[lvl] < min) return;
-    write(`${JSON.stringify({ level: lvl, time: new Date().toISOString(), msg, ...fields }, errorReplacer)}\n`);
-  };
+/** The logger {@link createLogger} makes: a {@link Logger} that can bind fields for a component. */
+export interface NodeLogger extends Logger {
+  /** A logger whose lines all carry `bindings` (e.g. `{ component: 'replication' }`). */
+  child(bindings: Record<string, unknown>): NodeLogger;
+  isLevelEnabled(level: LogLevel): boolean;
+}
+
+export interface LoggerOptions {
+  /** JSON lines, pretty lines, or pretty only on a terminal. @default 'auto' */
+  format?: LogFormat;
+  /**
+   * Where lines go: a stream, or a function given each line (tests). @default stderr, written
+   * synchronously (a line logged just before a crash is not lost in a buffer)
+   */
+  destination?: DestinationStream | ((line: string) => void);
+  /** Fields on every line. @default { pid, hostname } */
+  base?: Record<string, unknown>;
+}
+
+export function createLogger(level: LogLevel = 'info', options: LoggerOptions = {}): NodeLogger {
+  const format = options.format ?? 'auto';
+  const dest = options.destination;
+  const pretty = format === 'pretty' || (format === 'auto' && dest === undefined && process.stderr.isTTY === true);
+  const stream: DestinationStream =
+    typeof dest === 'function' ? { write: (line: string) => dest(line) } : dest ?? (pretty ? prettyStream() : pino.destination({ dest: 2, sync: true }));
+  const logger = pino(
+    {
+      level,
+      ...(options.base ? { base: options.base } : {}),
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // Level names, not numbers, in JSON; pino-pretty wants the numbers.
+      ...(pretty ? {} : { formatters: { level: (label: string) => ({ level: label }) } }),
+      mixin: requestFields,
+    },
+    stream,
+  );
+  return wrap(logger);
+}
+
+function wrap(p: PinoLogger): NodeLogger {
+  const emit =
+    (lvl: LogLevel) =>
+    (msg: string, fields?: Record<string, unknown>): void => {
+      if (!p.isLevelEnabled(lvl)) return;
+      if (fields) p[lvl](redact(fields) as Record<string, unknown>, redactText(msg));
+      else p[lvl](redactText(msg));
+    };
   return {
-    debug: (m, f) => emit('debug', m, f),
-    info: (m, f) => emit('info', m, f),
-    warn: (m, f) => emit('warn', m, f),
-    error: (m, f) => emit('error', m, f),
+    debug: emit('debug'),
+    info: emit('info'),
+    warn: emit('warn'),
+    error: emit('error'),
+    child: (bindings) => wrap(p.child(redact(bindings) as Record<string, unknown>)),
+    isLevelEnabled: (lvl) => p.isLevelEnabled(lvl),
   };
 }
 
-function errorReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Error) return { name: value.name, message: value.message, code: (value as { code?: unknown }).code };
-  return value;
+/** The current request's ids, on every line written while it is being handled. */
+function requestFields(): Record<string, unknown> {
+  const scope = currentScope();
+  if (!scope) return {};
+  return requestLogFields(scope);
+}
+
+/** `request_id`, and `trace_id`/`span_id` when the request is traced. */
+export function requestLogFields(scope: { requestId: string; span?: { spanContext(): { traceId: string; spanId: string } } | undefined }): Record<string, string> {
+  if (!scope.span) return { request_id: scope.requestId };
+  const sc = scope.span.spanContext();
+  return { request_id: scope.requestId, trace_id: sc.traceId, span_id: sc.spanId };
+}
+
+function prettyStream(): DestinationStream {
+  // Loaded only for terminals: a node in production never pays for it.
+  const build = createRequire(import.meta.url)('pino-pretty') as (options: Record<string, unknown>) => DestinationStream;
+  return build({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
 }

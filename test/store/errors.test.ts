@@ -226,6 +226,9 @@ describe('SqliteStore on a damaged file', () => {
 
   it('reports corrupt when damaged pages are read, and integrityCheck names the damage', () => {
     const path = join(tempDir(), 'store.db');
+    SqliteStore.open({ path }).close();
+    // The schema and the tables' root pages stay intact: only pages written for the events are damaged.
+    const schemaBytes = statSync(path).size;
     const writer = SqliteStore.open({ path });
     writer.atomically(() => {
       for (let i = 0; i < 2000; i++) writer.appendEvent('s', { partition: 'p', source: `d${i}`, timeMs: i, payload: big(8) });
@@ -233,7 +236,7 @@ describe('SqliteStore on a damaged file', () => {
     writer.close();
     const size = statSync(path).size;
     const fd = openSync(path, 'r+');
-    for (let offset = 8 * 1024; offset < size; offset += 1024) writeSync(fd, Buffer.alloc(200, 0xab), 0, 200, offset + 8);
+    for (let offset = schemaBytes; offset < size; offset += 1024) writeSync(fd, Buffer.alloc(200, 0xab), 0, 200, offset + 8);
     closeSync(fd);
 
     const store = SqliteStore.open({ path });

@@ -23,7 +23,7 @@ describe('SqliteStore schema and migrations', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('page_size', { simple: true })).toBe(1024);
     const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
-    expect(tables).toEqual(['event', 'kv', 'symbol']);
+    expect(tables).toEqual(['event', 'kv', 'replication_outbox', 'replication_state', 'symbol']);
   });
 
   it('keeps data and schema when reopened, without migrating again', () => {
@@ -62,7 +62,7 @@ describe('SqliteStore schema and migrations', () => {
     }
     expect(error).toBeInstanceOf(StoreVersionError);
     expect(error).toMatchObject({ name: 'StoreVersionError', found: SCHEMA_VERSION + 1, supported: SCHEMA_VERSION });
-    expect((error as Error).message).toMatch(/schema version 2.*up to 1.*newer/);
+    expect((error as Error).message).toMatch(new RegExp(`schema version ${SCHEMA_VERSION + 1}.*up to ${SCHEMA_VERSION}.*newer`));
     expect(raw(path).pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION + 1);
   });
 

@@ -1,0 +1,465 @@
+/**
+ * Replication of a node's events across the fleet, over NATS JetStream, with anti-entropy behind it.
+ *
+ *   local commit ──► outbox (same transaction) ──► OutboxPublisher ──► JetStream stream EDGEAGG_EVENTS
+ *                                                                         │ edgeagg.events.<stream>.<partition>
+ *   pipeline.submitEvents ◄── EventConsumer (durable, per node) ◄─────────┘
+ *   pipeline.submitEvents ◄── anti-entropy rounds (digests per partition and minute, core NATS request/reply)
+ *
+ * Everything runs inside sessions of one {@link FleetConnection}: when NATS is unreachable the node keeps
+ * ingesting (the outbox grows), and when it returns the session publishes the backlog, the consumer
+ * catches up from its durable position, and anti-entropy repairs whatever JetStream lost.
+ */
+import { StorageType, RetentionPolicy, DiscardPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { StoredEvent } from '../runtime/index.js';
+import type { EventDigest, EventCursor, OutboxEntry } from '../store/index.js';
+import type { Logger } from '../telemetry/logger.js';
+import { LocalReplica, reconcile, type EventSink, type ReconcileReport } from './anti-entropy.js';
+import { serveAntiEntropy, RemoteReplica } from './ae-transport.js';
+import { RECONNECT_BACKOFF, backoffDelay, sleep } from './backoff.js';
+import { FleetConnection, type ConnectionStatus } from './connection.js';
+import { EventConsumer } from './consumer.js';
+import { DIGEST_BUCKET_MS, digestWindow } from './digest.js';
+import { FleetView, parseHeartbeat, type Heartbeat } from './fleet.js';
+import { OutboxPublisher } from './publisher.js';
+import { EVENTS_PREFIX, HEARTBEAT_SUBJECT, JETSTREAM_STREAM } from './subjects.js';
+import type { EventPageBody } from './codec.js';
+
+/** The store as replication uses it (src/store SqliteStore opened with `replication: true`). */
+export interface ReplicationStore {
+  readOutbox(after: number, limit: number): OutboxEntry[];
+  deleteOutboxThrough(seq: number): number;
+  outboxBounds(): { first: number; last: number } | undefined;
+  appendReplicatedEvent(stream: string, event: StoredEvent): 'new' | 'duplicate' | 'conflict';
+  eventDigests(stream: string, query: { level: 'minute' | 'hour'; fromMinute: number; toMinute: number; partition?: string }): EventDigest[];
+  readEventsInRange(stream: string, options: { fromMs: number; toMs: number; partition?: string; after?: EventCursor; limit?: number }): EventPageBody;
+  rebuildDigests(stream: string, fromMinute: number, toMinute: number): number;
+  pruneDigests(stream: string, beforeMinute: number): void;
+  digestsComplete(): boolean;
+  markDigestsComplete(fromMinute: number): void;
+}
+
+export interface ReplicatorOptions {
+  /** This node's id in the fleet: in message headers, consumer names and heartbeats. */
+  nodeId: string;
+  /** NATS server URLs. */
+  servers: string[];
+  store: ReplicationStore;
+  /** The write path that folds events from elsewhere (src/ingest IngestPipeline). */
+  sink: EventSink;
+  /** The event stream replicated: the aggregator module's name. */
+  stream: string;
+  /** Partitions (regions) this node follows; empty: all. It publishes its own events of every partition. */
+  regions: readonly string[];
+  /** Events older than this are not compared by anti-entropy; also the JetStream stream's max age when this node creates it. */
+  gracePeriodMs: number;
+  /** How far in the future an event may be: digests are rebuilt up to there (and a day more). */
+  maxFutureMs: number;
+  /** Milliseconds between anti-entropy rounds (with ±20% jitter). @default 30000 */
+  antiEntropyIntervalMs?: number;
+  /** Milliseconds between heartbeats. @default 2000 */
+  heartbeatIntervalMs?: number;
+  /** This node's HTTP address, for the fleet view. */
+  url?: () => string | undefined;
+  logger: Logger;
+}
+
+/** Where JetStream is for this node. */
+export type JetStreamState = 'starting' | 'ok' | 'unavailable';
+
+export interface AntiEntropyStats {
+  rounds: number;
+  lastRoundAt: number | undefined;
+  /** Events this node lacked and received through anti-entropy (pulled, or pushed to it by a peer). */
+  repairedIn: number;
+  /** Events peers lacked and received from this node's rounds. */
+  repairedOut: number;
+  conflicts: number;
+  lastError: string | undefined;
+}
+
+/** `GET /v1/fleet`. */
+export interface FleetInfo {
+  node_id: string;
+  replication: 'nats';
+  nats: ConnectionStatus & { jetstream: JetStreamState };
+  nodes: Array<{
+    node_id: string;
+    self: boolean;
+    url: string | null;
+    last_contact: string;
+    last_contact_age_ms: number;
+    outbox_depth: number;
+    replication_lag_ms: number | null;
+    pending: number;
+    catching_up: boolean;
+    regions: string[] | 'all';
+  }>;
+  publisher: { published: number; duplicates: number; failures: number; last_error: string | null };
+  consumer: { received: number; applied: number; duplicates: number; conflicts: number; own: number; undecodable: number; pending: number };
+  anti_entropy: {
+    digests_ready: boolean;
+    rounds: number;
+    last_round_at: string | null;
+    repaired_in: number;
+    repaired_out: number;
+    conflicts: number;
+    last_error: string | null;
+  };
+}
+
+/** How an applied event reached this node. */
+export type AppliedVia = { kind: 'jetstream'; origin: string } | { kind: 'anti-entropy' };
+
+const DUPLICATE_WINDOW_MS = 2 * 60_000;
+/** A peer is live while its heartbeats are at most this many intervals old. */
+const LIVE_HEARTBEATS = 5;
+/** A peer that has seemed busy this long gets a round anyway. */
+const OVERDUE_MS = 60_000;
+/** Minutes of digests rebuilt per transaction. */
+const REBUILD_CHUNK_MINUTES = 10;
+
+export class Replicator {
+  private readonly connection: FleetConnection;
+  private readonly publisher: OutboxPublisher;
+  private readonly consumer: EventConsumer;
+  private readonly local: LocalReplica;
+  private readonly fleet: FleetView;
+  private jetstreamState: JetStreamState = 'starting';
+  private digestsReady = false;
+  private stopped = false;
+  private rebuilding: Promise<void> | undefined;
+  private readonly listeners = new Set<(events: StoredEvent[], via: AppliedVia) => void>();
+  /** Last round per peer (Unix ms), to run a round even with a peer that always seems busy. */
+  private readonly lastRoundWith = new Map<string, number>();
+  readonly antiEntropy: AntiEntropyStats = { rounds: 0, lastRoundAt: undefined, repairedIn: 0, repairedOut: 0, conflicts: 0, lastError: undefined };
+
+  constructor(private readonly options: ReplicatorOptions) {
+    const { nodeId, store, sink, stream, logger } = options;
+    this.fleet = new FleetView(nodeId);
+    this.publisher = new OutboxPublisher({ store, nodeId, logger });
+    this.consumer = new EventConsumer({
+      nodeId,
+      stream,
+      partitions: options.regions,
+      store,
+      sink,
+      logger,
+      onApplied: (events, origins) => {
+        if (this.listeners.size === 0) return;
+        for (let i = 0; i < events.length; i++) this.emit([events[i]!], { kind: 'jetstream', origin: origins[i]! });
+      },
+    });
+    this.local = new LocalReplica(store, sink, stream, (events) => {
+      this.antiEntropy.repairedIn += events.length;
+      this.emit(events, { kind: 'anti-entropy' });
+    });
+    this.connection = new FleetConnection({
+      servers: options.servers,
+      name: nodeId,
+      logger,
+      session: (nc, signal) => this.session(nc, signal),
+    });
+  }
+
+  start(): void {
+    this.rebuilding = this.rebuildDigests();
+    this.connection.start();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.connection.stop();
+    await this.rebuilding;
+    this.publisher.flush();
+  }
+
+  /** Local events were committed: publish them now. */
+  notify(): void {
+    this.publisher.notify();
+  }
+
+  get status(): ConnectionStatus {
+    return this.connection.status;
+  }
+
+  statuses(): AsyncIterableIterator<ConnectionStatus> {
+    return this.connection.statuses();
+  }
+
+  /** Told of every event from elsewhere that was new here, once durable. Returns a function that stops it. */
+  onApplied(listener: (events: StoredEvent[], via: AppliedVia) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  fleetInfo(): FleetInfo {
+    const now = Date.now();
+    const self = this.heartbeat(now);
+    const regions = (r: string[]): string[] | 'all' => (r.length === 0 ? 'all' : r);
+    const p = this.publisher.stats;
+    const c = this.consumer.stats;
+    const ae = this.antiEntropy;
+    return {
+      node_id: this.options.nodeId,
+      replication: 'nats',
+      nats: { ...this.connection.status, jetstream: this.jetstreamState },
+      nodes: [
+        { ...self, last_contact: now, self: true },
+        ...this.fleet.known().map((n) => ({ ...n, self: false })),
+      ].map((n) => ({
+        node_id: n.node_id,
+        self: n.self,
+        url: n.url ?? null,
+        last_contact: new Date(n.last_contact).toISOString(),
+        last_contact_age_ms: now - n.last_contact,
+        outbox_depth: n.outbox_depth,
+        replication_lag_ms: n.replication_lag_ms,
+        pending: n.pending,
+        catching_up: n.catching_up,
+        regions: regions(n.regions),
+      })),
+      publisher: { published: p.published, duplicates: p.duplicates, failures: p.failures, last_error: p.lastError ?? null },
+      consumer: { received: c.received, applied: c.applied, duplicates: c.duplicates, conflicts: c.conflicts, own: c.own, undecodable: c.undecodable, pending: c.pending },
+      anti_entropy: {
+        digests_ready: this.digestsReady,
+        rounds: ae.rounds,
+        last_round_at: ae.lastRoundAt === undefined ? null : new Date(ae.lastRoundAt).toISOString(),
+        repaired_in: ae.repairedIn,
+        repaired_out: ae.repairedOut,
+        conflicts: ae.conflicts,
+        last_error: ae.lastError ?? null,
+      },
+    };
+  }
+
+  private emit(events: StoredEvent[], via: AppliedVia): void {
+    for (const l of this.listeners) l(events, via);
+  }
+
+  /** True while JetStream takes this node's outbox (then its entries need no anti-entropy). */
+  private jetstreamHealthy(now: number): boolean {
+    return this.jetstreamState === 'ok' && now - (this.publisher.stats.lastFailureAt ?? 0) > 10_000;
+  }
+
+  private heartbeat(now = Date.now()): Heartbeat {
+    const depth = this.publisher.depth();
+    const c = this.consumer.stats;
+    const lag = c.pending > 0 && c.lastStoredAt !== undefined ? now - c.lastStoredAt : c.lastLagMs ?? null;
+    return {
+      node_id: this.options.nodeId,
+      url: this.options.url?.(),
+      time: now,
+      outbox_depth: depth,
+      replication_lag_ms: lag,
+      pending: c.pending,
+      catching_up: this.jetstreamState === 'starting' || this.consumer.catchingUp || (depth > 0 && this.jetstreamHealthy(now)),
+      regions: [...this.options.regions],
+      digests_ready: this.digestsReady,
+    };
+  }
+
+  // --- a session: everything that runs while connected -------------------------------------------------
+
+  private async session(nc: NatsConnection, signal: AbortSignal): Promise<void> {
+    const { logger } = this.options;
+    const heartbeatMs = this.options.heartbeatIntervalMs ?? 2_000;
+    const heartbeats = nc.subscribe(HEARTBEAT_SUBJECT, {
+      callback: (error, msg) => {
+        if (error) return;
+        const hb = parseHeartbeat(msg.data);
+        if (hb) this.fleet.record(hb);
+      },
+    });
+    const responder = serveAntiEntropy(nc, this.options.nodeId, this.local, () => this.digestsReady, logger);
+    const beat = (): void => {
+      try {
+        nc.publish(HEARTBEAT_SUBJECT, JSON.stringify(this.heartbeat()));
+      } catch {
+        // The connection is closing; the session ends with it.
+      }
+    };
+    beat();
+    const beating = setInterval(beat, heartbeatMs);
+    const jetstreamLoop = this.jetstreamLoop(nc, signal);
+    const antiEntropyLoop = this.antiEntropyLoop(nc, signal);
+    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    clearInterval(beating);
+    // The consumers stop first, so the server drops their pull requests (a pull request left behind by a
+    // closed connection can take messages that then wait for their ack timeout to be redelivered). Then
+    // closing makes anti-entropy requests in flight fail at once instead of at their timeouts.
+    await Promise.race([Promise.allSettled([jetstreamLoop]), sleep(2_000)]);
+    await nc.close().catch(() => undefined);
+    await Promise.allSettled([jetstreamLoop, antiEntropyLoop]);
+    this.jetstreamState = 'unavailable';
+    heartbeats.unsubscribe();
+    responder.unsubscribe();
+  }
+
+  /** Sets up the stream and the consumers, then publishes and consumes; starts over after a failure. */
+  private async jetstreamLoop(nc: NatsConnection, signal: AbortSignal): Promise<void> {
+    const { logger } = this.options;
+    let attempt = 0;
+    this.jetstreamState = 'starting';
+    while (!signal.aborted) {
+      const inner = new AbortController();
+      const onAbort = (): void => inner.abort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        const jsm = await jetstreamManager(nc, { timeout: 5_000 });
+        await this.ensureStream(jsm);
+        const names = await this.consumer.ensure(jsm);
+        const js = jetstream(nc, { timeout: 5_000 });
+        this.jetstreamState = 'ok';
+        attempt = 0;
+        const publishing = this.publisher.run(js, inner.signal);
+        try {
+          await this.consumer.run(js, names, inner.signal);
+        } finally {
+          inner.abort();
+          await publishing;
+        }
+      } catch (error) {
+        inner.abort();
+        if (signal.aborted) break;
+        this.jetstreamState = 'unavailable';
+        const retryInMs = backoffDelay(RECONNECT_BACKOFF, attempt++);
+        if (attempt === 1 || attempt % 20 === 0) {
+          logger.warn('JetStream unavailable; anti-entropy still runs over core NATS', { error, retryInMs });
+        }
+        await sleep(retryInMs, signal);
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+    }
+  }
+
+  private async ensureStream(jsm: JetStreamManager): Promise<void> {
+    try {
+      await jsm.streams.info(JETSTREAM_STREAM);
+      return;
+    } catch {
+      // Not there (or not reachable: adding it tells which).
+    }
+    try {
+      await jsm.streams.add({
+        name: JETSTREAM_STREAM,
+        subjects: [`${EVENTS_PREFIX}.>`],
+        storage: StorageType.File,
+        retention: RetentionPolicy.Limits,
+        discard: DiscardPolicy.Old,
+        max_age: this.options.gracePeriodMs * 1_000_000,
+        duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000,
+        num_replicas: 1,
+      });
+      this.options.logger.info('created the JetStream stream', { stream: JETSTREAM_STREAM });
+    } catch (error) {
+      // Another node may have created it at the same moment.
+      await jsm.streams.info(JETSTREAM_STREAM).catch(() => {
+        throw error;
+      });
+    }
+  }
+
+  // --- anti-entropy ---------------------------------------------------------------------------------------
+
+  private async antiEntropyLoop(nc: NatsConnection, signal: AbortSignal): Promise<void> {
+    const interval = this.options.antiEntropyIntervalMs ?? 30_000;
+    // The first round soon after connecting (peers announce themselves with their first heartbeats).
+    await sleep(Math.min(interval, (this.options.heartbeatIntervalMs ?? 2_000) * 1.5), signal);
+    while (!signal.aborted) {
+      if (this.digestsReady) await this.antiEntropyRound(nc, signal, interval);
+      await sleep(interval * (0.8 + 0.4 * Math.random()), signal);
+    }
+  }
+
+  private async antiEntropyRound(nc: NatsConnection, signal: AbortSignal, interval: number): Promise<void> {
+    const { logger, stream } = this.options;
+    const now = Date.now();
+    const window = digestWindow(now, this.options.gracePeriodMs);
+    try {
+      this.options.store.pruneDigests(stream, window.fromMinute - 60);
+    } catch (error) {
+      logger.warn('cannot prune old digests', { error });
+    }
+    const selfBusy = this.heartbeat(now).catching_up;
+    const live = this.fleet.live(LIVE_HEARTBEATS * (this.options.heartbeatIntervalMs ?? 2_000), now);
+    for (const peer of live) {
+      if (signal.aborted) return;
+      if (!peer.digests_ready) continue;
+      // While either side is catching up through JetStream, differences are expected and JetStream closes
+      // them; a round would only send the same events twice. Not forever, though.
+      const overdue = now - (this.lastRoundWith.get(peer.node_id) ?? now) > Math.max(5 * interval, OVERDUE_MS);
+      if ((selfBusy || peer.catching_up) && !overdue) {
+        if (!this.lastRoundWith.has(peer.node_id)) this.lastRoundWith.set(peer.node_id, now);
+        continue;
+      }
+      this.lastRoundWith.set(peer.node_id, now);
+      let report: ReconcileReport;
+      try {
+        report = await reconcile(this.local, new RemoteReplica(nc, peer.node_id), {
+          stream,
+          window,
+          pull: (p) => follows(this.options.regions, p),
+          push: (p) => follows(peer.regions, p),
+          signal,
+        });
+      } catch (error) {
+        this.antiEntropy.lastError = error instanceof Error ? error.message : String(error);
+        // A peer that just left has no responders: expected, until its heartbeats age out.
+        const gone = /no responders/i.test(this.antiEntropy.lastError);
+        logger[gone ? 'debug' : 'warn']('anti-entropy round failed', { peer: peer.node_id, error });
+        continue;
+      }
+      this.antiEntropy.rounds++;
+      this.antiEntropy.lastRoundAt = Date.now();
+      this.antiEntropy.repairedOut += report.pushed.new;
+      this.antiEntropy.conflicts += report.conflicts;
+      if (report.minutes > 0) {
+        logger.info('anti-entropy repaired differences', {
+          peer: peer.node_id,
+          minutes: report.minutes,
+          received: report.pulled.new,
+          sent: report.pushed.new,
+          conflicts: report.conflicts,
+          complete: report.complete,
+        });
+      }
+    }
+  }
+
+  /**
+   * Brings the digests up to date with the event log when a store without replication wrote to it (or
+   * they were never built), a few minutes per transaction. Anti-entropy waits for it.
+   */
+  private async rebuildDigests(): Promise<void> {
+    const { store, stream, logger } = this.options;
+    try {
+      if (store.digestsComplete()) {
+        this.digestsReady = true;
+        return;
+      }
+      const started = performance.now();
+      const window = digestWindow(Date.now(), this.options.gracePeriodMs);
+      // Up to the future limit, and a day more for peers whose clocks run ahead.
+      const end = Math.floor((Date.now() + this.options.maxFutureMs) / DIGEST_BUCKET_MS) + 24 * 60;
+      let events = 0;
+      for (let from = window.fromMinute; from < end && !this.stopped; from += REBUILD_CHUNK_MINUTES) {
+        events += store.rebuildDigests(stream, from, Math.min(end, from + REBUILD_CHUNK_MINUTES));
+        await new Promise((r) => setImmediate(r));
+      }
+      if (this.stopped) return;
+      store.markDigestsComplete(window.fromMinute);
+      this.digestsReady = true;
+      logger.info('rebuilt the anti-entropy digests', { events, ms: Math.round(performance.now() - started) });
+    } catch (error) {
+      logger.error('cannot rebuild the anti-entropy digests; anti-entropy is off until the next start', { error });
+    }
+  }
+}
+
+function follows(regions: readonly string[], partition: string): boolean {
+  return regions.length === 0 || regions.includes(partition);
+}

@@ -1,0 +1,99 @@
+/**
+ * The outbox publisher against a real store and a stand-in for JetStream that acknowledges, refuses or
+ * fails on demand: every entry is published, in order, exactly until JetStream acknowledged it, and only
+ * acknowledged entries leave the outbox.
+ */
+import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
+import { describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/store/index.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { OutboxPublisher } from '../../src/replication/publisher.js';
+import { decodeEvent } from '../../src/replication/codec.js';
+import { ORIGIN_HEADER } from '../../src/replication/subjects.js';
+import { waitUntil } from './helpers/fleet.js';
+
+const T0 = Date.UTC(2026, 0, 15, 12);
+const logger = createLogger('error');
+
+/** Records publishes; `fail` decides, per message, whether the "server" refuses it. */
+function fakeJetStream(fail: (n: number) => boolean = () => false) {
+  const published: Array<{ subject: string; msgID: string; origin: string | undefined; source: string }> = [];
+  let n = 0;
+  const js = {
+    publish: async (subject: string, data: Uint8Array, options: { msgID: string; headers: { get(k: string): string } }): Promise<PubAck> => {
+      await new Promise((r) => setImmediate(r));
+      if (fail(n++)) throw new Error('no responders: JetStream is not available');
+      published.push({ subject, msgID: options.msgID, origin: options.headers.get(ORIGIN_HEADER), source: decodeEvent(data).source });
+      return { stream: 'EDGEAGG_EVENTS', seq: published.length, duplicate: false } as PubAck;
+    },
+  } as unknown as JetStreamClient;
+  return { js, published };
+}
+
+function append(store: SqliteStore, from: number, count: number): void {
+  store.transaction(() => {
+    for (let i = from; i < from + count; i++) {
+      store.appendEvent('aggregator', { partition: 'eu-west', source: `d-${i}`, timeMs: T0 + i, payload: new Uint8Array(8) });
+    }
+  });
+}
+
+describe('the outbox publisher', () => {
+  it('publishes every entry once, with its message id and origin (regression: SQLite numbers entries from 1 again once the outbox is empty)', async () => {
+    const store = SqliteStore.open({ path: ':memory:', replication: true });
+    const { js, published } = fakeJetStream();
+    // Deletes as soon as anything is acknowledged, so the outbox empties between bursts.
+    const publisher = new OutboxPublisher({ store, nodeId: 'n1', logger, batchSize: 7, deleteAfterEntries: 1 });
+    const stop = new AbortController();
+    const running = publisher.run(js, stop.signal);
+    let sent = 0;
+    for (const burst of [5, 20, 1, 13]) {
+      append(store, sent, burst);
+      sent += burst;
+      publisher.notify();
+      await waitUntil(async () => published.length === sent && store.outboxDepth() === 0, 5_000, () => `${published.length} of ${sent}`, 5);
+    }
+    stop.abort();
+    await running;
+    expect(published.map((p) => p.source)).toEqual(Array.from({ length: sent }, (_, i) => `d-${i}`));
+    expect(published[0]).toEqual({ subject: 'edgeagg.events.aggregator.eu-west', msgID: `aggregator.d-0.${T0}`, origin: 'n1', source: 'd-0' });
+    expect(publisher.stats.published).toBe(sent);
+    store.close();
+  });
+
+  it('keeps what JetStream did not acknowledge, and sends it again after a backoff', async () => {
+    const store = SqliteStore.open({ path: ':memory:', replication: true });
+    // The 4th to 9th publishes fail (JetStream down for a while).
+    const { js, published } = fakeJetStream((n) => n >= 3 && n < 9);
+    const publisher = new OutboxPublisher({ store, nodeId: 'n1', logger, batchSize: 5, deleteAfterEntries: 1 });
+    const stop = new AbortController();
+    const running = publisher.run(js, stop.signal);
+    append(store, 0, 10);
+    publisher.notify();
+    await waitUntil(async () => store.outboxDepth() === 0, 10_000, () => `${published.length} published`, 5);
+    stop.abort();
+    await running;
+    // Each entry is acknowledged once; the ones after a refused publish in its batch were sent again.
+    expect([...new Set(published.map((p) => p.source))].sort()).toEqual(Array.from({ length: 10 }, (_, i) => `d-${i}`).sort());
+    expect(publisher.stats.failures).toBeGreaterThan(0);
+    store.close();
+  });
+
+  it('counts as depth only what is not acknowledged', async () => {
+    const store = SqliteStore.open({ path: ':memory:', replication: true });
+    const { js } = fakeJetStream();
+    const publisher = new OutboxPublisher({ store, nodeId: 'n1', logger, deleteAfterEntries: 1_000_000, deleteAfterMs: 1_000_000 });
+    append(store, 0, 30);
+    expect(publisher.depth()).toBe(30);
+    const stop = new AbortController();
+    const running = publisher.run(js, stop.signal);
+    await waitUntil(async () => publisher.depth() === 0, 5_000, () => String(publisher.depth()), 5);
+    // Acknowledged, not yet deleted: still in the table, not in the depth.
+    expect(store.outboxDepth()).toBe(30);
+    stop.abort();
+    await running;
+    publisher.flush();
+    expect(store.outboxDepth()).toBe(0);
+    store.close();
+  });
+});
