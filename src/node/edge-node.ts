@@ -2,26 +2,24 @@
  * The composition root: the one place where the store, the Wasm runtime, the aggregator module,
  * the write path and the HTTP server are wired together.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TokenVerifier, loadOrCreateNodeKey, type NodeKey } from '../auth/tokens.js';
-import { parsePublicKey } from '../runtime/index.js';
 import { createEdgeServer } from '../http/server.js';
 import { RegionStream } from '../http/region-stream.js';
 import { IngestPipeline } from '../ingest/ingest-pipeline.js';
-import { CAPABILITIES, Runtime, type Capability, type GuestModule } from '../runtime/index.js';
+import { CAPABILITIES, Runtime, StoreUnavailableError, parsePublicKey, type Capability, type GuestModule } from '../runtime/index.js';
 import { SqliteStore, WalSyncer } from '../store/index.js';
 import { LoadShedder, StoreBreaker } from '../resilience/index.js';
-import { StoreUnavailableError } from '../runtime/index.js';
 import { Telemetry, createLogger, snapshotFromFleetInfo, type LogFormat, type Logger, type LogLevel } from '../telemetry/index.js';
 import { createDashboardRoutes } from '../web/index.js';
 // Type only: the replication module (and the NATS client) is loaded only when --nats is set.
 import type { Replicator } from '../replication/index.js';
 import type { Settings } from './settings.js';
-import type { Server } from 'node:http';
-import { createHash } from 'node:crypto';
 
 /** The package root: where `build/guests` is. */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
