@@ -195,9 +195,14 @@ class LiveSession {
   }
 
   async pollHealth() {
-    const [ready, node] = await Promise.allSettled([getJson('/readyz', '', { allow: [503] }), this.get('/v1/node', [404])]);
+    const [ready, node, fleet] = await Promise.allSettled([
+      getJson('/readyz', '', { allow: [503] }),
+      this.get('/v1/node', [404]),
+      this.get('/v1/fleet', [404]),
+    ]);
     if (this.stopped) return;
     renderReady(ready);
+    renderFleet(fleet.status === 'fulfilled' && fleet.value.status === 200 ? fleet.value.body : undefined);
     if (node.status === 'fulfilled' && node.value.status === 200 && node.value.body) {
       renderNode(node.value.body, this.rates.sample(node.value.body.counters ?? {}, performance.now()));
     } else {
@@ -335,6 +340,22 @@ function renderReady(result) {
   setHealth('ready', ready ? 'ready' : 'not ready', ready ? 'ok' : 'bad');
 }
 
+/** The fleet from GET /v1/fleet: alone, or how many nodes and the worst replication lag. */
+function renderFleet(fleet) {
+  if (!fleet || !Array.isArray(fleet.nodes)) {
+    setHealth('fleet', 'n/a');
+    return;
+  }
+  if (fleet.replication === 'off') {
+    setHealth('fleet', 'alone (no replication)');
+    return;
+  }
+  const lags = fleet.nodes.map((n) => n.replication_lag_ms).filter((l) => typeof l === 'number');
+  const worst = lags.length ? Math.max(...lags) : undefined;
+  const lag = worst === undefined ? '' : `, lag ≤ ${worst < 1000 ? `${Math.round(worst)} ms` : fmt.duration(worst / 1000)}`;
+  setHealth('fleet', `${fleet.nodes.length} nodes${lag}`);
+}
+
 function renderNode(node, rates) {
   if (!node) {
     for (const name of ['node', 'circuit', 'module', 'uptime', 'ingest', 'duplicates', 'rejected']) setHealth(name, 'n/a');
@@ -346,7 +367,6 @@ function renderNode(node, rates) {
   setHealth('circuit', circuit.replace('_', '-'), node.circuit);
   setHealth('module', node.module ? `${node.module.name}@${node.module.version}` : 'n/a');
   setHealth('uptime', fmt.duration(node.uptime_s));
-  if (node.fleet !== undefined) setHealth('fleet', Array.isArray(node.fleet) ? `${node.fleet.length} nodes` : String(node.fleet));
   if (!rates) {
     for (const name of ['ingest', 'duplicates', 'rejected']) setHealth(name, '…');
     return;

@@ -93,6 +93,8 @@ describe('dashboard', () => {
       await expect.poll(() => page.textContent('#connection')).toBe('live');
       await expect.poll(() => page.textContent('[data-health="ready"]')).toBe('ready');
       await expect.poll(() => page.textContent('[data-health="circuit"]')).toBe('closed');
+      // GET /v1/fleet: a node without --nats says it runs alone.
+      await expect.poll(() => page.textContent('[data-health="fleet"]')).toBe('alone (no replication)');
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard-desktop.png'), fullPage: true });
 
       await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
