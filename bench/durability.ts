@@ -5,15 +5,10 @@
  *
  *   npm run build && node dist/bench/durability.js [--quick]
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { issueToken, readNodeKey } from '../src/auth/tokens.js';
+import { withNode } from './server-process.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 interface RunResult {
   rps: number;
@@ -24,26 +19,9 @@ interface RunResult {
   errors: number;
 }
 
-async function withNode<T>(flags: string[], fn: (url: string, token: string) => Promise<T>): Promise<T> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'edgeagg-bench-'));
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'error', ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
-  try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`node exited ${code}`)));
-    });
-    const token = await issueToken(readNodeKey(dataDir), { scope: 'gateway' });
-    return await fn(url, token);
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+/** A fresh node with a gateway token. */
+function withGateway<T>(flags: string[], fn: (url: string, token: string) => Promise<T>): Promise<T> {
+  return withNode({ flags }, async (node) => fn(node.url, await issueToken(readNodeKey(node.dataDir), { scope: 'gateway' })));
 }
 
 let counter = 0;
@@ -91,12 +69,12 @@ export async function durabilityBench(quick: boolean): Promise<string[]> {
   ];
   for (const batch of [1, 100]) {
     for (const [name, flags] of modes) {
-      const r = await withNode(flags, (url, token) => load(url, token, batch, seconds, batch === 1 ? 64 : 16));
+      const r = await withGateway(flags, (url, token) => load(url, token, batch, seconds, batch === 1 ? 64 : 16));
       lines.push(`batch=${batch} ${name}: ${r.rps.toFixed(0)} req/s, ${r.readingsPerSecond.toFixed(0)} readings/s, p50 ${r.p50} ms, p99 ${r.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
     }
   }
   // Overload: capacity closed-loop, then open-loop offered load at 1x, 2x and 5x of it.
-  await withNode([], async (url, token) => {
+  await withGateway([], async (url, token) => {
     const capacity = await load(url, token, 1, seconds, 64);
     lines.push(`capacity (single readings, closed loop): ${capacity.rps.toFixed(0)} req/s`);
     const light = Math.round(capacity.rps / 10);

@@ -14,13 +14,13 @@
  * carries fresh readings except about 5% that resend earlier ones (retries). After each run the
  * server's aggregates are checked against the distinct readings it acknowledged.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { issueToken, readNodeKey } from '../src/auth/tokens.js';
+import { startListening } from './server-process.js';
 
 const DIST = fileURLToPath(new URL('./', import.meta.url));
 
@@ -39,35 +39,16 @@ interface Impl {
 
 async function spawnServer(args: string[], readyPath: string, token: (dataDir: string) => Promise<string | undefined>, dataDir: string): Promise<Server> {
   const started = performance.now();
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`${args[0]} exited ${code}`)));
-  });
+  const server = await startListening(args);
   for (;;) {
     try {
-      if ((await fetch(url + readyPath)).status === 200) break;
+      if ((await fetch(server.url + readyPath)).status === 200) break;
     } catch {
       // not yet
     }
     await new Promise((r) => setTimeout(r, 5));
   }
-  const readyMs = performance.now() - started;
-  return {
-    url,
-    token: await token(dataDir),
-    pid: child.pid!,
-    readyMs,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
+  return { url: server.url, token: await token(dataDir), pid: server.child.pid!, readyMs: performance.now() - started, stop: server.stop };
 }
 
 const IMPLS: Impl[] = [

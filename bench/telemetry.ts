@@ -15,16 +15,13 @@
  *   npm run build && node dist/bench/telemetry.js [--rounds 5] [--seconds 6] [--rate 6000,8000] [--quick]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { issueToken, readNodeKey } from '../src/auth/tokens.js';
 import { load } from './durability.js';
+import { withNode } from './server-process.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 interface Config {
   name: string;
@@ -77,29 +74,11 @@ async function startSink(): Promise<{ url: string; child: ChildProcess }> {
   return { url: `http://127.0.0.1:${port}`, child };
 }
 
-async function withNode<T>(env: Record<string, string>, fn: (url: string, token: string, readToken: string, pid: number) => Promise<T>): Promise<T> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'edgeagg-bench-telemetry-'));
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'error'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env },
+async function withTelemetryNode<T>(env: Record<string, string>, fn: (url: string, token: string, readToken: string, pid: number) => Promise<T>): Promise<T> {
+  return withNode({ env }, async (node) => {
+    const key = readNodeKey(node.dataDir);
+    return fn(node.url, await issueToken(key, { scope: 'gateway' }), await issueToken(key, { scope: 'read' }), node.pid);
   });
-  try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`node exited ${code}`)));
-    });
-    const key = readNodeKey(dataDir);
-    return await fn(url, await issueToken(key, { scope: 'gateway' }), await issueToken(key, { scope: 'read' }), child.pid!);
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    rmSync(dataDir, { recursive: true, force: true });
-  }
 }
 
 async function reads(url: string, token: string, seconds: number, overallRate?: number): Promise<{ rps: number; p99: number; requests: number }> {
@@ -108,7 +87,7 @@ async function reads(url: string, token: string, seconds: number, overallRate?: 
 }
 
 async function run(config: Config, sink: string, seconds: number, rate: [number, number] | undefined): Promise<Sample> {
-  return withNode(config.env(sink), async (url, token, readToken, pid) => {
+  return withTelemetryNode(config.env(sink), async (url, token, readToken, pid) => {
     let scraping = config.scrape;
     const scraper = (async () => {
       while (scraping) {

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Scope, TokenVerifier } from '../auth/tokens.js';
 import { TokenError } from '../auth/tokens.js';
 import type { IngestPipeline } from '../ingest/ingest-pipeline.js';
-import type { GuestHttpRequest, GuestModule, PrincipalKind } from '../runtime/index.js';
+import { GuestCallError, type GuestHttpRequest, type GuestModule, type PrincipalKind } from '../runtime/index.js';
 import { BodyTooLargeError, readBody } from './body.js';
 import type { RegionStream } from './region-stream.js';
 import { CircuitOpenError, type LoadShedder, type StoreBreaker } from '../resilience/index.js';
@@ -285,6 +285,7 @@ function mediaType(header: string | undefined): string {
   return (semi < 0 ? header : header.slice(0, semi)).trim().toLowerCase();
 }
 
+/** A guest's failure is answered with its own code; anything else is a host bug worth logging. */
 function isExpected(error: unknown): boolean {
-  return error instanceof Error && (error.name === 'GuestCallError');
+  return error instanceof GuestCallError;
 }
