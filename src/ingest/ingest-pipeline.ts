@@ -22,8 +22,12 @@ export interface IngestPipelineOptions {
   maxGroupSize?: number;
   /** Makes a committed group durable before it is acknowledged (see GroupCommitOptions.sync). */
   sync?: () => Promise<void>;
-  /** Told after each committed group, with the partitions (regions) whose aggregates changed. */
-  onCommitted?: (partitions: Set<string>, events: StoredEvent[]) => void;
+  /**
+   * Told after each committed group, with the partitions (regions) whose aggregates changed, the events
+   * that were new, and the request each came from: `traces[i]` is the `trace` that `submit` was given for
+   * `events[i]` (undefined for `submitEvents`).
+   */
+  onCommitted?: (partitions: Set<string>, events: StoredEvent[], traces: unknown[]) => void;
   onGroup?: (report: GroupReport) => void;
   /**
    * Sees each request's work and each commit group, for metrics and traces (the composition root
@@ -65,6 +69,8 @@ export interface EventsResult extends JobResult {
 export class IngestPipeline {
   private readonly groups: GroupCommit<Job, JobResult>;
   private readonly module: GuestModule;
+  /** Each executed group's jobs, by the results they gave, for {@link notify} (which gets only the results). */
+  private readonly jobsOf = new WeakMap<Array<JobResult | Error>, Job[]>();
 
   constructor(private readonly options: IngestPipelineOptions) {
     this.module = options.module;
@@ -113,11 +119,14 @@ export class IngestPipeline {
 
   private execute(jobs: Job[]): Array<JobResult | Error> {
     const observer = this.options.observer;
-    if (!observer) return this.executeGroup(jobs, (_job, fn) => fn());
-    return observer.execute(
-      jobs.map((j) => j.trace),
-      () => this.executeGroup(jobs, (job, fn) => observer.job(job.trace, fn)),
-    );
+    const results = observer
+      ? observer.execute(
+          jobs.map((j) => j.trace),
+          () => this.executeGroup(jobs, (job, fn) => observer.job(job.trace, fn)),
+        )
+      : this.executeGroup(jobs, (_job, fn) => fn());
+    if (this.options.onCommitted) this.jobsOf.set(results, jobs);
+    return results;
   }
 
   private executeGroup(jobs: Job[], observe: <T>(job: Job, fn: () => T) => T): Array<JobResult | Error> {
@@ -156,8 +165,18 @@ export class IngestPipeline {
   private notify(results: Array<JobResult | Error>): void {
     const onCommitted = this.options.onCommitted;
     if (!onCommitted) return;
-    const events = results.flatMap((r) => (r instanceof Error ? [] : r.newEvents));
-    if (events.length > 0) onCommitted(new Set(events.map((e) => e.partition)), events);
+    const jobs = this.jobsOf.get(results);
+    const events: StoredEvent[] = [];
+    const traces: unknown[] = [];
+    results.forEach((r, i) => {
+      if (r instanceof Error) return;
+      const trace = jobs?.[i]?.trace;
+      for (const e of r.newEvents) {
+        events.push(e);
+        traces.push(trace);
+      }
+    });
+    if (events.length > 0) onCommitted(new Set(events.map((e) => e.partition)), events, traces);
   }
 }
 

@@ -125,9 +125,10 @@ export class EdgeNode {
               throw new StoreUnavailableError(`fsync of the WAL failed: ${String(error)}`, 'io_error', { cause: error });
             })
           : undefined,
-        onCommitted: (partitions) => {
+        onCommitted: (partitions, events, traces) => {
           stream.changed(partitions);
-          replication.current?.notify();
+          // With the requests the events came from: a traced one gets a publish span (in its trace).
+          replication.current?.notify(events, traces);
         },
         observer: telemetry.pipelineObserver,
       });
@@ -145,6 +146,7 @@ export class EdgeNode {
           antiEntropyIntervalMs: settings['anti-entropy-interval-ms'],
           url: () => started.node?.url,
           logger,
+          tracer: telemetry.replicationTracer,
         });
       }
       const tokenKeys = [nodeKey.publicKey, ...settings['token-keys'].map((f) => parsePublicKey(readFileSync(f, 'utf8')))];

@@ -7,12 +7,13 @@
  * redelivered); a message that cannot be decoded is terminated and counted.
  */
 import type { JsMsg, JetStreamClient, JetStreamManager, ConsumerMessages } from '@nats-io/jetstream';
-import { AckPolicy, DeliverPolicy, ReplayPolicy } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, PubHeaders, ReplayPolicy } from '@nats-io/jetstream';
 import type { StoredEvent } from '../runtime/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { EventSink } from './anti-entropy.js';
 import { decodeEvent } from './codec.js';
 import { JETSTREAM_STREAM, ORIGIN_HEADER, consumerName, eventFilter, isConsumerOf, parseEventSubject } from './subjects.js';
+import type { MessageSpan, ReplicationTracer } from './tracing.js';
 
 export interface ReplicatedEventStore {
   appendReplicatedEvent(stream: string, event: StoredEvent): 'new' | 'duplicate' | 'conflict';
@@ -33,6 +34,8 @@ export interface EventConsumerOptions {
   foldBatch?: number;
   /** Told of the events a fold found new, with the origin node of each. */
   onApplied?: (events: StoredEvent[], origins: string[]) => void;
+  /** Spans of the folds of messages that carry a trace context. @default none (tracing off) */
+  tracer?: ReplicationTracer;
 }
 
 export interface ConsumerStats {
@@ -59,6 +62,8 @@ interface Received {
   /** Undefined for messages that are acknowledged without folding. */
   event: StoredEvent | undefined;
   origin: string;
+  /** The span of its fold here, when it carries a sampled trace context (and tracing is on). */
+  span?: MessageSpan | undefined;
 }
 
 export class EventConsumer {
@@ -195,7 +200,14 @@ export class EventConsumer {
         msg.term();
         return;
       }
-      this.batch.push({ msg, event, origin });
+      // A span per traced message, its parent the publish span on the node that sent it, rather than one
+      // span per batch with links to each message: a batch mixes readings of many requests and nodes,
+      // and a trace viewer follows parents, not links, so a reading's trace would stop at the publish.
+      // Each message's span covers its whole batch's fold (one transaction), as each request's
+      // store.commit span covers its whole group. Untraced messages make none.
+      const tracer = this.options.tracer;
+      const span = tracer && event !== undefined && msg.headers ? tracer.receive(msg.subject, msg.headers.get(PubHeaders.MsgIdHdr), consumer, msg.headers) : undefined;
+      this.batch.push({ msg, event, origin, span });
     }
     this.inFlight++;
     if (!this.flushScheduled) {
@@ -231,6 +243,11 @@ export class EventConsumer {
         const fresh: StoredEvent[] = [];
         const origins: string[] = [];
         outcomes.forEach((o, i) => {
+          const span = withEvents[i]!.span;
+          if (span) {
+            span.setAttribute('edgeagg.replication.outcome', o);
+            span.setAttribute('messaging.batch.message_count', withEvents.length);
+          }
           if (o === 'new') {
             this.stats.applied++;
             fresh.push(events[i]!);
@@ -248,10 +265,16 @@ export class EventConsumer {
     } catch (error) {
       this.stats.foldFailures++;
       this.options.logger.error('folding replicated events failed; they will be redelivered', { error, events: withEvents.length });
-      for (const r of group) r.msg.nak(1_000);
+      for (const r of group) {
+        r.msg.nak(1_000);
+        r.span?.end(error);
+      }
       return;
     }
     // Durable now: acknowledge.
-    for (const r of group) r.msg.ack();
+    for (const r of group) {
+      r.msg.ack();
+      r.span?.end();
+    }
   }
 }

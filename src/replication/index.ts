@@ -17,3 +17,4 @@ export { differingBuckets, digestEvents, digestWindow, type DigestWindow } from 
 export { backoffDelay, RECONNECT_BACKOFF, PUBLISH_BACKOFF, type Backoff } from './backoff.js';
 export { JETSTREAM_STREAM, EVENTS_PREFIX, HEARTBEAT_SUBJECT, ORIGIN_HEADER, eventSubject, messageId, consumerName, token, untoken } from './subjects.js';
 export { encodeEvent, decodeEvent } from './codec.js';
+export { rememberTraces, type ReplicationTracer, type MessageSpan, type TraceHeaders } from './tracing.js';

@@ -14,6 +14,7 @@ import type { OutboxEntry } from '../store/index.js';
 import { PUBLISH_BACKOFF, backoffDelay, sleep } from './backoff.js';
 import { encodeEvent } from './codec.js';
 import { ORIGIN_HEADER, eventSubject, messageId } from './subjects.js';
+import type { ReplicationTracer } from './tracing.js';
 
 export interface OutboxStore {
   readOutbox(after: number, limit: number): OutboxEntry[];
@@ -33,6 +34,8 @@ export interface OutboxPublisherOptions {
   deleteAfterEntries?: number;
   /** Milliseconds after which acknowledged entries are deleted however few. @default 5000 */
   deleteAfterMs?: number;
+  /** Publish spans, and the trace context in the headers of a traced request's events. @default none (tracing off) */
+  tracer?: ReplicationTracer;
 }
 
 export interface PublisherStats {
@@ -119,11 +122,22 @@ export class OutboxPublisher {
         if (event === undefined) return Promise.resolve(undefined);
         const h = natsHeaders();
         h.set(ORIGIN_HEADER, this.options.nodeId);
-        return js.publish(eventSubject(entry.stream, event.partition), encodeEvent(event), {
-          msgID: messageId(entry.stream, event),
-          headers: h,
-          timeout,
-        });
+        const subject = eventSubject(entry.stream, event.partition);
+        const msgID = messageId(entry.stream, event);
+        const span = this.options.tracer?.publish(subject, msgID, h);
+        const acked = js.publish(subject, encodeEvent(event), { msgID, headers: h, timeout });
+        if (span === undefined) return acked;
+        return acked.then(
+          (ack) => {
+            if (ack.duplicate) span.setAttribute('edgeagg.replication.duplicate', true);
+            span.end();
+            return ack;
+          },
+          (error: unknown) => {
+            span.end(error);
+            throw error;
+          },
+        );
       }),
     );
     for (let i = 0; i < results.length; i++) {

@@ -24,6 +24,7 @@ import { DIGEST_BUCKET_MS, digestWindow } from './digest.js';
 import { FleetView, parseHeartbeat, type Heartbeat } from './fleet.js';
 import { OutboxPublisher } from './publisher.js';
 import { EVENTS_PREFIX, HEARTBEAT_SUBJECT, JETSTREAM_STREAM } from './subjects.js';
+import { rememberTraces, type ReplicationTracer } from './tracing.js';
 import type { EventPageBody } from './codec.js';
 
 /** The store as replication uses it (src/store SqliteStore opened with `replication: true`). */
@@ -63,6 +64,11 @@ export interface ReplicatorOptions {
   /** This node's HTTP address, for the fleet view. */
   url?: () => string | undefined;
   logger: Logger;
+  /**
+   * Carries traces across nodes: publish spans, the trace context in message headers, spans of the folds
+   * of received messages (src/telemetry `Telemetry.replicationTracer`). @default none (tracing off)
+   */
+  tracer?: ReplicationTracer;
 }
 
 /** Where JetStream is for this node. */
@@ -138,7 +144,7 @@ export class Replicator {
   constructor(private readonly options: ReplicatorOptions) {
     const { nodeId, store, sink, stream, logger } = options;
     this.fleet = new FleetView(nodeId);
-    this.publisher = new OutboxPublisher({ store, nodeId, logger });
+    this.publisher = new OutboxPublisher({ store, nodeId, logger, tracer: options.tracer });
     this.consumer = new EventConsumer({
       nodeId,
       stream,
@@ -146,6 +152,7 @@ export class Replicator {
       store,
       sink,
       logger,
+      tracer: options.tracer,
       onApplied: (events, origins) => {
         if (this.listeners.size === 0) return;
         for (let i = 0; i < events.length; i++) this.emit([events[i]!], { kind: 'jetstream', origin: origins[i]! });
@@ -176,8 +183,13 @@ export class Replicator {
     this.publisher.flush();
   }
 
-  /** Local events were committed: publish them now. */
-  notify(): void {
+  /**
+   * Local events were committed: publish them now. `traces[i]` is the request of `events[i]` (as the
+   * write path was given it): a traced one is remembered for the publish span of its event.
+   */
+  notify(events?: readonly StoredEvent[], traces?: readonly unknown[]): void {
+    const tracer = this.options.tracer;
+    if (tracer && events && traces) rememberTraces(tracer, this.options.stream, events, traces);
     this.publisher.notify();
   }
 

@@ -5,3 +5,4 @@ export { createLogger, LOG_LEVELS, type LogFormat, type LogLevel, type Logger, t
 export { redact, redactText, REDACTED } from './redact.js';
 export { extractTraceContext, injectTraceContext, spanContextOf, traceparentOf, type HeaderCarrier } from './propagation.js';
 export { snapshotFromFleetInfo, type FleetInfoLike, type ReplicationSnapshot } from './replication.js';
+export { EventTraceMemory, MAX_REMEMBERED_EVENT_TRACES, ReplicationTracing } from './replication-tracing.js';

@@ -49,6 +49,7 @@ import { NodeHistograms, NodeMetrics } from './metrics.js';
 import { extractFromHttpHeaders } from './propagation.js';
 import { redactText } from './redact.js';
 import type { ReplicationSnapshot } from './replication.js';
+import { ReplicationTracing } from './replication-tracing.js';
 import { RequestScope, currentGroupTrace, currentScope, runInGroup, runInScope, type GroupTrace } from './scope.js';
 
 /** What the runtime reports after each guest call (src/runtime CallReport). */
@@ -115,6 +116,7 @@ export class Telemetry {
   private readonly routes = new Set<string>();
   private metricsServer: Server | undefined;
   private stopped = false;
+  private replicationTracing: ReplicationTracing | undefined;
 
   constructor(options: TelemetryOptions) {
     this.config = telemetryConfig(options.env ?? process.env);
@@ -520,6 +522,16 @@ export class Telemetry {
    */
   startSpan(name: string, options: { kind?: SpanKind; attributes?: Attributes; parent?: Context } = {}): Span | undefined {
     return this.tracer?.startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes }, options.parent ?? ROOT_CONTEXT);
+  }
+
+  /**
+   * Replication's tracer (src/replication `ReplicationTracer`): remembers the request of each event
+   * committed here until its publish, makes the publish spans (with `traceparent` in the message headers)
+   * and the spans of the folds of traced messages from other nodes. Undefined when tracing is off.
+   */
+  get replicationTracer(): ReplicationTracing | undefined {
+    if (!this.tracer) return undefined;
+    return (this.replicationTracing ??= new ReplicationTracing(this.tracer));
   }
 
   /** The trace context of a request given to the write path (its `trace`), e.g. to inject in NATS headers. */

@@ -11,6 +11,8 @@ export interface FleetMember {
   name: string;
   dataDir: string;
   flags: Record<string, string>;
+  /** Extra environment variables (e.g. OTEL_*). */
+  env: Record<string, string>;
   process: NodeProcess | undefined;
 }
 
@@ -22,7 +24,7 @@ export class TestFleet {
    * Makes the members' data directories and keys first, so that each can be started trusting every other
    * member's token key (`--token-keys`, the fleet-wide trust of docs/replication.md).
    */
-  constructor(names: string[], natsUrl: string, flags: Record<string, string> = {}) {
+  constructor(names: string[], natsUrl: string, flags: Record<string, string> = {}, env: Record<string, string> = {}) {
     const dirs = names.map((name) => {
       const dataDir = join(this.root, name);
       loadOrCreateNodeKey(dataDir);
@@ -34,6 +36,7 @@ export class TestFleet {
         name,
         dataDir: dirs[i]!,
         flags: { 'node-id': name, nats: natsUrl, 'anti-entropy-interval-ms': '1000', 'token-keys': others.join(','), ...flags },
+        env,
         process: undefined,
       });
     });
@@ -53,7 +56,7 @@ export class TestFleet {
 
   async start(name: string): Promise<NodeProcess> {
     const m = this.member(name);
-    m.process = await NodeProcess.start({ dataDir: m.dataDir, flags: m.flags });
+    m.process = await NodeProcess.start({ dataDir: m.dataDir, flags: m.flags, env: m.env });
     return m.process;
   }
 
