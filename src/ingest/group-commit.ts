@@ -21,8 +21,8 @@ export interface GroupCommitOptions<J, R> {
    * durability is relaxed. @default none
    */
   sync?: () => Promise<void>;
-  /** Told after a group's transaction committed, with its results. @default ignore */
-  onCommitted?: (results: Array<R | Error>) => void;
+  /** Told once a group is committed and durable, with its results and its jobs (in the same order). @default ignore */
+  onCommitted?: (results: Array<R | Error>, jobs: readonly J[]) => void;
   /** Told after every group, with its jobs, for metrics and traces. @default ignore */
   onGroup?: (report: GroupReport, jobs: readonly J[]) => void;
 }
@@ -115,7 +115,7 @@ export class GroupCommit<J, R> {
 
   private acknowledge(group: Pending<J, R>[], jobs: readonly J[], results: Array<R | Error>, started: number): void {
     this.options.onGroup?.({ size: group.length, durationMs: performance.now() - started, failed: false, committed: true }, jobs);
-    this.options.onCommitted?.(results);
+    this.options.onCommitted?.(results, jobs);
     group.forEach((p, i) => {
       const result = results[i];
       if (result instanceof Error) p.reject(result);

@@ -57,6 +57,7 @@ interface JobResult {
 
 /** A unit of work run inside its group's transaction, and the trace of the request it serves. */
 interface Job {
+  /** All or nothing: when it throws, it has undone its own writes (a nested transaction). */
   run: () => JobResult;
   trace: unknown;
 }
@@ -69,8 +70,6 @@ export interface EventsResult extends JobResult {
 export class IngestPipeline {
   private readonly groups: GroupCommit<Job, JobResult>;
   private readonly module: GuestModule;
-  /** Each executed group's jobs, by the results they gave, for {@link notify} (which gets only the results). */
-  private readonly jobsOf = new WeakMap<Array<JobResult | Error>, Job[]>();
 
   constructor(private readonly options: IngestPipelineOptions) {
     this.module = options.module;
@@ -86,7 +85,7 @@ export class IngestPipeline {
               options.observer?.group(report, jobs.map((j) => j.trace));
             }
           : undefined,
-      onCommitted: (results) => this.notify(results),
+      onCommitted: (results, jobs) => this.notify(results, jobs),
     });
   }
 
@@ -105,10 +104,12 @@ export class IngestPipeline {
    */
   submitEvents(events: readonly StoredEvent[], append: (event: StoredEvent) => AppendOutcome): Promise<EventsResult> {
     return this.groups.submit({
-      run: () => {
-        const outcomes = events.map(append);
-        return { outcomes, newEvents: events.filter((_e, i) => outcomes[i] === 'new') };
-      },
+      // All or nothing, like a guest call (which runs in its own nested transaction).
+      run: () =>
+        this.options.store.atomically(() => {
+          const outcomes = events.map(append);
+          return { outcomes, newEvents: events.filter((_e, i) => outcomes[i] === 'new') };
+        }),
       trace: undefined,
     }) as Promise<EventsResult>;
   }
@@ -119,14 +120,11 @@ export class IngestPipeline {
 
   private execute(jobs: Job[]): Array<JobResult | Error> {
     const observer = this.options.observer;
-    const results = observer
-      ? observer.execute(
-          jobs.map((j) => j.trace),
-          () => this.executeGroup(jobs, (job, fn) => observer.job(job.trace, fn)),
-        )
-      : this.executeGroup(jobs, (_job, fn) => fn());
-    if (this.options.onCommitted) this.jobsOf.set(results, jobs);
-    return results;
+    if (!observer) return this.executeGroup(jobs, (_job, fn) => fn());
+    return observer.execute(
+      jobs.map((j) => j.trace),
+      () => this.executeGroup(jobs, (job, fn) => observer.job(job.trace, fn)),
+    );
   }
 
   private executeGroup(jobs: Job[], observe: <T>(job: Job, fn: () => T) => T): Array<JobResult | Error> {
@@ -135,7 +133,8 @@ export class IngestPipeline {
     try {
       // One fold for the whole group: each aggregate key is read and written once per group.
       return store.atomically(() => {
-        const out = jobs.map((job) => attempt(() => observe(job, () => store.atomically(job.run))));
+        // Each job's run is all or nothing by itself, so a failed job leaves nothing in the group.
+        const out = jobs.map((job) => attempt(() => observe(job, job.run)));
         const events = out.flatMap((r) => (r instanceof Error ? [] : r.newEvents));
         try {
           module.invokeEvents(events);
@@ -162,15 +161,14 @@ export class IngestPipeline {
     }
   }
 
-  private notify(results: Array<JobResult | Error>): void {
+  private notify(results: Array<JobResult | Error>, jobs: readonly Job[]): void {
     const onCommitted = this.options.onCommitted;
     if (!onCommitted) return;
-    const jobs = this.jobsOf.get(results);
     const events: StoredEvent[] = [];
     const traces: unknown[] = [];
     results.forEach((r, i) => {
       if (r instanceof Error) return;
-      const trace = jobs?.[i]?.trace;
+      const trace = jobs[i]!.trace;
       for (const e of r.newEvents) {
         events.push(e);
         traces.push(trace);

@@ -116,15 +116,17 @@ export class EdgeNode {
       const started: { node?: EdgeNode } = {};
       const stream = new RegionStream({ render, regions });
       const replication: { current?: Replicator } = {};
+      const durableWal = walSyncer
+        ? () =>
+            walSyncer.sync().catch((error: unknown) => {
+              throw new StoreUnavailableError(`fsync of the WAL failed: ${String(error)}`, 'io_error', { cause: error });
+            })
+        : undefined;
       const pipeline = new IngestPipeline({
         store,
         module,
         maxGroupSize: durability.maxGroupSize,
-        sync: walSyncer
-          ? () => walSyncer.sync().catch((error: unknown) => {
-              throw new StoreUnavailableError(`fsync of the WAL failed: ${String(error)}`, 'io_error', { cause: error });
-            })
-          : undefined,
+        sync: durableWal,
         onCommitted: (partitions, events, traces) => {
           stream.changed(partitions);
           // With the requests the events came from: a traced one gets a publish span (in its trace).
@@ -146,6 +148,7 @@ export class EdgeNode {
           antiEntropyIntervalMs: settings['anti-entropy-interval-ms'],
           url: () => started.node?.url,
           logger,
+          durable: durableWal,
           tracer: telemetry.replicationTracer,
         });
       }

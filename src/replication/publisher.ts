@@ -34,6 +34,13 @@ export interface OutboxPublisherOptions {
   deleteAfterEntries?: number;
   /** Milliseconds after which acknowledged entries are deleted however few. @default 5000 */
   deleteAfterMs?: number;
+  /**
+   * Resolves once every commit made before the call is on disk (the WAL sync of group commit). Entries are
+   * published only then: a reading must not reach the fleet before its own node has made it durable, or a
+   * power cut could leave the fleet with a reading its origin lost. @default none: commits are durable when
+   * they return
+   */
+  durable?: () => Promise<void>;
   /** Publish spans, and the trace context in the headers of a traced request's events. @default none (tracing off) */
   tracer?: ReplicationTracer;
 }
@@ -74,13 +81,13 @@ export class OutboxPublisher {
 
   /** Publishes until `signal` aborts. Failures are retried with backoff; it never throws. */
   async run(js: JetStreamClient, signal: AbortSignal): Promise<void> {
-    const { store, logger } = this.options;
+    const { logger } = this.options;
     const batchSize = this.options.batchSize ?? 1000;
     let attempt = 0;
     while (!signal.aborted) {
       let entries: OutboxEntry[];
       try {
-        entries = store.readOutbox(this.ackedThrough, batchSize);
+        entries = await this.readDurable(batchSize);
       } catch (error) {
         logger.error('cannot read the outbox', { error });
         await sleep(backoffDelay(PUBLISH_BACKOFF, attempt++), signal);
@@ -105,6 +112,17 @@ export class OutboxPublisher {
       if (attempt === 1 || attempt % 20 === 0) logger.warn('publishing to JetStream failed; retrying', { error: this.stats.lastError, retryInMs: delay });
       await sleep(delay, signal);
     }
+  }
+
+  /** The next entries, only those known to be on disk. */
+  private async readDurable(limit: number): Promise<OutboxEntry[]> {
+    const { store, durable } = this.options;
+    if (durable === undefined) return store.readOutbox(this.ackedThrough, limit);
+    // Everything committed up to here is on disk once `durable` resolves; later entries wait for the next round.
+    const last = store.outboxBounds()?.last;
+    if (last === undefined || last <= this.ackedThrough) return [];
+    await durable();
+    return store.readOutbox(this.ackedThrough, limit).filter((entry) => entry.seq <= last);
   }
 
   /** Deletes what was acknowledged, now (the node is stopping). */

@@ -64,6 +64,8 @@ export interface ReplicatorOptions {
   /** This node's HTTP address, for the fleet view. */
   url?: () => string | undefined;
   logger: Logger;
+  /** Resolves once every commit made before the call is durable; the outbox is published only then. @default none */
+  durable?: () => Promise<void>;
   /**
    * Carries traces across nodes: publish spans, the trace context in message headers, spans of the folds
    * of received messages (src/telemetry `Telemetry.replicationTracer`). @default none (tracing off)
@@ -144,7 +146,7 @@ export class Replicator {
   constructor(private readonly options: ReplicatorOptions) {
     const { nodeId, store, sink, stream, logger } = options;
     this.fleet = new FleetView(nodeId);
-    this.publisher = new OutboxPublisher({ store, nodeId, logger, tracer: options.tracer });
+    this.publisher = new OutboxPublisher({ store, nodeId, logger, tracer: options.tracer, durable: options.durable });
     this.consumer = new EventConsumer({
       nodeId,
       stream,

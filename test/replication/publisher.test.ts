@@ -79,6 +79,35 @@ describe('the outbox publisher', () => {
     store.close();
   });
 
+  it('publishes an entry only once its commit is durable (regression: the poll could send a reading before its fsync)', async () => {
+    const store = SqliteStore.open({ path: ':memory:', replication: true });
+    const { js, published } = fakeJetStream();
+    // A WAL sync that completes only when the test says so.
+    const syncs: Array<() => void> = [];
+    const durable = () => new Promise<void>((resolve) => syncs.push(resolve));
+    const publisher = new OutboxPublisher({ store, nodeId: 'n1', logger, durable, deleteAfterEntries: 1 });
+    const stop = new AbortController();
+    const running = publisher.run(js, stop.signal);
+    append(store, 0, 3);
+    publisher.notify();
+    await waitUntil(async () => syncs.length === 1, 5_000, () => 'no sync asked for', 5);
+    // Committed after the sync was asked for: not covered by it.
+    append(store, 3, 2);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(published).toEqual([]);
+    syncs.shift()!();
+    await waitUntil(async () => published.length === 3, 5_000, () => `${published.length} published`, 5);
+    expect(published.map((p) => p.source)).toEqual(['d-0', 'd-1', 'd-2']);
+    // The next round syncs again before it sends the later two.
+    await waitUntil(async () => syncs.length === 1, 5_000, () => 'no second sync', 5);
+    expect(published).toHaveLength(3);
+    syncs.shift()!();
+    await waitUntil(async () => published.length === 5, 5_000, () => `${published.length} published`, 5);
+    stop.abort();
+    await running;
+    store.close();
+  });
+
   it('counts as depth only what is not acknowledged', async () => {
     const store = SqliteStore.open({ path: ':memory:', replication: true });
     const { js } = fakeJetStream();
