@@ -251,12 +251,12 @@ function check(item: Item, v: Verdict, s: Settings, req: Request): void {
   const t = item.time;
   if (t > s.now + s.maxFutureMs) {
     v.code = E_IN_FUTURE;
-    v.message = s.futureMessage;
+    v.message = s.futureMessage();
     return;
   }
   if (t < s.now - s.gracePeriodMs) {
     v.code = E_TOO_LATE;
-    v.message = s.lateMessage;
+    v.message = s.lateMessage();
     return;
   }
   if (req.principal == Principal.Device) {

@@ -10,10 +10,18 @@ export class Settings {
   now: f64 = 0;
   gracePeriodMs: f64 = DEFAULT_GRACE_PERIOD_MS;
   maxFutureMs: f64 = DEFAULT_MAX_FUTURE_MS;
-  futureMessage: string = "";
-  lateMessage: string = "";
   /** Set when the settings could not be read: answer with it. */
   error: Response | null = null;
+
+  // Built when a reading needs them, not on every call (the common batch has none).
+  futureMessage(): string {
+    return "timestamp is more than " + (<i64>this.maxFutureMs).toString() + " ms ahead of the server clock; check the device's clock";
+  }
+
+  lateMessage(): string {
+    return "timestamp is older than the grace period of " + (<i64>this.gracePeriodMs).toString() +
+      " ms; readings that late are no longer aggregated";
+  }
 }
 
 /**
@@ -49,10 +57,5 @@ export function loadSettings(): Settings {
   s.gracePeriodMs = readMs(s, "grace_period_ms", DEFAULT_GRACE_PERIOD_MS);
   if (s.error != null) return s;
   s.maxFutureMs = readMs(s, "max_future_ms", DEFAULT_MAX_FUTURE_MS);
-  if (s.error != null) return s;
-  s.futureMessage = "timestamp is more than " + (<i64>s.maxFutureMs).toString() +
-    " ms ahead of the server clock; check the device's clock";
-  s.lateMessage = "timestamp is older than the grace period of " + (<i64>s.gracePeriodMs).toString() +
-    " ms; readings that late are no longer aggregated";
   return s;
 }

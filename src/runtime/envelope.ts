@@ -23,7 +23,6 @@ export interface GuestHttpResponse {
   body: Uint8Array;
 }
 
-const encoder = new TextEncoder();
 const U16_MAX = 0xffff;
 
 function fieldLength(text: string, field: string): number {
@@ -71,29 +70,28 @@ export function encodeHttpRequest(req: GuestHttpRequest): Uint8Array {
   return out;
 }
 
-/** Encodes events for `ea_on_events`. */
+/** Encodes events for `ea_on_events`. Strings are written in place (no per-event arrays: groups are large). */
 export function encodeEvents(events: readonly StoredEvent[]): Uint8Array {
-  const parts = events.map((e) => ({ p: encoder.encode(e.partition), s: encoder.encode(e.source), e }));
   let size = 4;
-  for (const { p, s, e } of parts) size += 2 + p.length + 2 + s.length + 8 + 4 + e.payload.length;
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, events.length, true);
-  let pos = 4;
-  for (const { p, s, e } of parts) {
-    view.setUint16(pos, p.length, true);
-    out.set(p, pos + 2);
-    pos += 2 + p.length;
-    view.setUint16(pos, s.length, true);
-    out.set(s, pos + 2);
-    pos += 2 + s.length;
-    view.setFloat64(pos, e.timeMs, true);
-    pos += 8;
-    view.setUint32(pos, e.payload.length, true);
-    out.set(e.payload, pos + 4);
-    pos += 4 + e.payload.length;
+  for (const e of events) size += 2 + Buffer.byteLength(e.partition, 'utf8') + 2 + Buffer.byteLength(e.source, 'utf8') + 8 + 4 + e.payload.length;
+  const out = Buffer.allocUnsafeSlow(size);
+  let pos = out.writeUInt32LE(events.length, 0);
+  for (const e of events) {
+    pos = writeText(out, e.partition, pos);
+    pos = writeText(out, e.source, pos);
+    pos = out.writeDoubleLE(e.timeMs, pos);
+    pos = out.writeUInt32LE(e.payload.length, pos);
+    out.set(e.payload, pos);
+    pos += e.payload.length;
   }
   return out;
+}
+
+/** A u16 length and the UTF-8 bytes of `text` at `pos`; returns the position after them. */
+function writeText(out: Buffer, text: string, pos: number): number {
+  const n = out.write(text, pos + 2, 'utf8');
+  out.writeUInt16LE(n, pos);
+  return pos + 2 + n;
 }
 
 /**

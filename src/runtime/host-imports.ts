@@ -99,7 +99,10 @@ export function createHostImports(
   };
   const bytes = (ptr: number, len: number, limit: number): Uint8Array => {
     const [p, l] = range(ptr, len, limit);
-    return mem().slice(p, p + l);
+    // A Buffer (from Node's pool for small sizes) rather than a Uint8Array: the store binds it as is.
+    const copy = Buffer.allocUnsafe(l);
+    copy.set(mem().subarray(p, p + l));
+    return copy;
   };
   const text = (ptr: number, len: number, limit: number): string => {
     const [p, l] = range(ptr, len, limit);
@@ -112,6 +115,18 @@ export function createHostImports(
   const key = (ptr: number, len: number): Uint8Array => {
     if (len === 0) fail(ABI_ERROR.INVALID);
     return bytes(ptr, len, LIMITS.keyBytes);
+  };
+  // Guests read their settings on every call (their memory starts afresh each time): encode each once.
+  const encodedConfig = new Map<string, Uint8Array>();
+  const configBytes = (name: string): Uint8Array | undefined => {
+    let bytes = encodedConfig.get(name);
+    if (bytes === undefined) {
+      const value = env.config.get(name);
+      if (value === undefined) return undefined;
+      bytes = encoder.encode(value);
+      encodedConfig.set(name, bytes);
+    }
+    return bytes;
   };
   /**
    * Checks the output buffer first (a bad buffer is reported even when there is nothing to copy),
@@ -154,10 +169,7 @@ export function createHostImports(
     config_get: (kPtr, kLen, outPtr, outCap) =>
       hostCall('config', () => {
         const name = text(kPtr, kLen, LIMITS.configKeyBytes);
-        return output(outPtr, outCap, () => {
-          const value = env.config.get(name);
-          return value === undefined ? undefined : encoder.encode(value);
-        });
+        return output(outPtr, outCap, () => configBytes(name));
       }),
     kv_get: (kPtr, kLen, outPtr, outCap) =>
       hostCall('kv', () => {

@@ -95,9 +95,10 @@ function reading(overrides: Partial<Reading> = {}): Reading {
   return { device_id: 'dev-1', region: 'lab', temperature_c: 21.5, timestamp: NOW - 1000, ...overrides };
 }
 
+/** An event payload as the host hands it out (a Buffer). */
 function payload(temperature: number): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setFloat64(0, temperature, true);
+  const b = Buffer.alloc(8);
+  b.writeDoubleLE(temperature, 0);
   return b;
 }
 

@@ -86,7 +86,7 @@ describe('example guest', () => {
     const { mod, call, metrics } = await example({ store });
     const first = call('POST', `/events/p1?source=s1&time=${NOW}`, 'payload');
     expect(first.json).toEqual({ result: 'new' });
-    expect(first.newEvents).toEqual([{ partition: 'p1', source: 's1', timeMs: NOW, payload: new Uint8Array(Buffer.from('payload')) }]);
+    expect(first.newEvents).toEqual([{ partition: 'p1', source: 's1', timeMs: NOW, payload: Buffer.from('payload') }]);
     expect(call('POST', `/events/p1?source=s1&time=${NOW}`, 'payload').json).toEqual({ result: 'duplicate' });
     expect(call('POST', `/events/p1?source=s1&time=${NOW}`, 'other').json).toEqual({ result: 'conflict' });
     expect(call('POST', '/events/p1?source=s1').status).toBe(400);
