@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+/** The `edgeagg` command as users start it (bin/edgeagg.js: it carries the node's V8 settings). */
+export const EDGEAGG = fileURLToPath(new URL('../../bin/edgeagg.js', import.meta.url));
 
 export interface ServerProcess {
   url: string;
@@ -13,9 +14,11 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `node ARGS` and resolves once it prints "listening on http://...". */
-export async function startListening(args: string[], env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+/**
+ * Starts `COMMAND ARGS` (by default `node ARGS`) and resolves once it prints "listening on http://...".
+ */
+export async function startListening(args: string[], env: Record<string, string> = {}, command = process.execPath): Promise<ServerProcess> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -23,7 +26,7 @@ export async function startListening(args: string[], env: Record<string, string>
       const m = /listening on (http:\/\/\S+)/.exec(out);
       if (m) resolve(m[1]!);
     });
-    child.once('exit', (code) => reject(new Error(`${args[0]} exited ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${command} ${args[0]} exited ${code}`)));
   });
   return {
     url,
@@ -43,7 +46,7 @@ export async function withNode<T>(
 ): Promise<T> {
   const dataDir = mkdtempSync(join(tmpdir(), 'edgeagg-bench-'));
   try {
-    const server = await startListening([CLI, 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'error', ...(options.flags ?? [])], options.env);
+    const server = await startListening(['serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'error', ...(options.flags ?? [])], options.env, EDGEAGG);
     try {
       return await fn({ url: server.url, dataDir, pid: server.child.pid! });
     } finally {

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { issueToken, readNodeKey } from '../src/auth/tokens.js';
-import { startListening } from './server-process.js';
+import { EDGEAGG, startListening } from './server-process.js';
 
 const DIST = fileURLToPath(new URL('./', import.meta.url));
 
@@ -37,9 +37,15 @@ interface Impl {
   start(dataDir: string): Promise<Server>;
 }
 
-async function spawnServer(args: string[], readyPath: string, token: (dataDir: string) => Promise<string | undefined>, dataDir: string): Promise<Server> {
+async function spawnServer(
+  args: string[],
+  readyPath: string,
+  token: (dataDir: string) => Promise<string | undefined>,
+  dataDir: string,
+  command?: string,
+): Promise<Server> {
   const started = performance.now();
-  const server = await startListening(args);
+  const server = await startListening(args, {}, command);
   for (;;) {
     try {
       if ((await fetch(server.url + readyPath)).status === 200) break;
@@ -56,10 +62,11 @@ const IMPLS: Impl[] = [
     name: 'node',
     start: (dataDir) =>
       spawnServer(
-        [join(DIST, '../src/cli/main.js'), 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'error'],
+        ['serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'error'],
         '/readyz',
         (d) => issueToken(readNodeKey(d), { scope: 'admin' }),
         dataDir,
+        EDGEAGG,
       ),
   },
   { name: 'bare-node', start: (dataDir) => spawnServer([join(DIST, 'baselines/bare-node.js'), '0'], '/readyz', async () => undefined, dataDir) },

@@ -111,12 +111,13 @@ async function runCluster(options: { count: number; basePort: number; natsPort: 
     const names = Array.from({ length: options.count }, (_, i) => `node-${i + 1}`);
     const dirs = names.map((n) => join(dir, n));
     const keys = dirs.map((d) => loadOrCreateNodeKey(d).key);
-    const main = fileURLToPath(new URL('./main.js', import.meta.url));
+    // The nodes start as `edgeagg` does (bin/edgeagg.js carries the node's V8 settings).
+    const edgeagg = fileURLToPath(new URL('../../../bin/edgeagg.js', import.meta.url));
     const members: Member[] = [];
     for (const [i, name] of names.entries()) {
       const trusted = dirs.filter((_, j) => j !== i).map((d) => join(d, 'keys', 'node-token.pub.pem'));
       const args = [
-        main, 'serve',
+        'serve',
         '--host', '127.0.0.1',
         '--port', String(options.basePort === 0 ? 0 : options.basePort + i),
         '--data-dir', dirs[i]!,
@@ -125,7 +126,7 @@ async function runCluster(options: { count: number; basePort: number; natsPort: 
         '--anti-entropy-interval-ms', options.antiEntropyIntervalMs,
       ];
       if (trusted.length > 0) args.push('--token-keys', trusted.join(','));
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(edgeagg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       children.push(child);
       const log = createWriteStream(join(dir, `${name}.log`));
       // Warnings and errors of the nodes are shown here too; everything is in the log files.
