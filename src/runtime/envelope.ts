@@ -70,20 +70,34 @@ export function encodeHttpRequest(req: GuestHttpRequest): Uint8Array {
   return out;
 }
 
-/** Encodes events for `ea_on_events`. Strings are written in place (no per-event arrays: groups are large). */
-export function encodeEvents(events: readonly StoredEvent[]): Uint8Array {
+/**
+ * Size of the events envelope for `ea_on_events`, and a writer that puts it at `ptr` in guest memory. Written
+ * in place like the HTTP envelope: a group's events can be tens of kilobytes, and a temporary copy of that
+ * size per group is malloc'd memory that lingers until the next garbage collection.
+ */
+export function eventsEnvelope(events: readonly StoredEvent[]): { size: number; write: (memory: ArrayBuffer, ptr: number) => void } {
   let size = 4;
   for (const e of events) size += 2 + Buffer.byteLength(e.partition, 'utf8') + 2 + Buffer.byteLength(e.source, 'utf8') + 8 + 4 + e.payload.length;
-  const out = Buffer.allocUnsafeSlow(size);
-  let pos = out.writeUInt32LE(events.length, 0);
-  for (const e of events) {
-    pos = writeText(out, e.partition, pos);
-    pos = writeText(out, e.source, pos);
-    pos = out.writeDoubleLE(e.timeMs, pos);
-    pos = out.writeUInt32LE(e.payload.length, pos);
-    out.set(e.payload, pos);
-    pos += e.payload.length;
-  }
+  const write = (memory: ArrayBuffer, ptr: number): void => {
+    const out = Buffer.from(memory, ptr, size);
+    let pos = out.writeUInt32LE(events.length, 0);
+    for (const e of events) {
+      pos = writeText(out, e.partition, pos);
+      pos = writeText(out, e.source, pos);
+      pos = out.writeDoubleLE(e.timeMs, pos);
+      pos = out.writeUInt32LE(e.payload.length, pos);
+      out.set(e.payload, pos);
+      pos += e.payload.length;
+    }
+  };
+  return { size, write };
+}
+
+/** Encodes events for `ea_on_events` into a new array (tests, and other hosts). */
+export function encodeEvents(events: readonly StoredEvent[]): Uint8Array {
+  const { size, write } = eventsEnvelope(events);
+  const out = new Uint8Array(size);
+  write(out.buffer, 0);
   return out;
 }
 

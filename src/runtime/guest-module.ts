@@ -4,7 +4,7 @@
  * `store.atomically`, so a failed call leaves nothing behind.
  */
 import { EXPORTS, LIMITS, type Capability } from './abi.js';
-import { decodeResponseFrame, encodeEvents, httpRequestEnvelope, type GuestHttpRequest, type GuestHttpResponse } from './envelope.js';
+import { decodeResponseFrame, eventsEnvelope, httpRequestEnvelope, type GuestHttpRequest, type GuestHttpResponse } from './envelope.js';
 import { GuestCallError, type GuestCallErrorCode } from './errors.js';
 import { DeadlineSignal, createHostImports, newCallContext, type CallContext, type HostEnvironment } from './host-imports.js';
 import { FUEL_IMPORT, type ModuleInfo } from './instrument.js';
@@ -154,9 +154,7 @@ export class GuestModule {
   }
 
   private foldChunk(events: readonly StoredEvent[]): void {
-    const bytes = encodeEvents(events);
-    const input = { size: bytes.length, write: (memory: ArrayBuffer, ptr: number) => new Uint8Array(memory, ptr, bytes.length).set(bytes) };
-    this.call('events', input, (_inst, ret) => {
+    this.call('events', eventsEnvelope(events), (_inst, ret) => {
       if (ret !== 0) throw new GuestCallError('guest_refused', `ea_on_events returned ${ret}`);
     });
   }
