@@ -1,12 +1,24 @@
 /** Servers under benchmark, as real processes: start one, find where it listens, stop it. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The `edgeagg` command as users start it (bin/edgeagg.js: it carries the node's V8 settings). */
-export const EDGEAGG = fileURLToPath(new URL('../../bin/edgeagg.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const LAUNCHER = fileURLToPath(new URL('../../bin/edgeagg.js', import.meta.url));
+
+/**
+ * The Node flags users' nodes run with: those of bin/edgeagg.js's `#!/usr/bin/env -S node ...` line. A node
+ * under benchmark is `node FLAGS dist/src/cli/main.js serve ...`, which is what the launcher runs, and leaves
+ * room for more flags (`--cpu-prof`, which NODE_OPTIONS does not take).
+ */
+export function launcherFlags(): string[] {
+  const shebang = readFileSync(LAUNCHER, 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\/usr\/bin\/env -S node((?: --\S+)*)$/.exec(shebang);
+  if (!m) throw new Error(`unexpected first line in ${LAUNCHER}: ${shebang}`);
+  return m[1]!.trim().split(' ').filter(Boolean);
+}
 
 export interface ServerProcess {
   url: string;
@@ -14,11 +26,9 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/**
- * Starts `COMMAND ARGS` (by default `node ARGS`) and resolves once it prints "listening on http://...".
- */
-export async function startListening(args: string[], env: Record<string, string> = {}, command = process.execPath): Promise<ServerProcess> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+/** Starts `node ARGS` and resolves once it prints "listening on http://...". */
+export async function startListening(args: string[], env: Record<string, string> = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -26,7 +36,7 @@ export async function startListening(args: string[], env: Record<string, string>
       const m = /listening on (http:\/\/\S+)/.exec(out);
       if (m) resolve(m[1]!);
     });
-    child.once('exit', (code) => reject(new Error(`${command} ${args[0]} exited ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}`)));
   });
   return {
     url,
@@ -46,7 +56,10 @@ export async function withNode<T>(
 ): Promise<T> {
   const dataDir = mkdtempSync(join(tmpdir(), 'edgeagg-bench-'));
   try {
-    const server = await startListening(['serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'error', ...(options.flags ?? [])], options.env, EDGEAGG);
+    const server = await startListening(
+      [...launcherFlags(), CLI, 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'error', ...(options.flags ?? [])],
+      options.env,
+    );
     try {
       return await fn({ url: server.url, dataDir, pid: server.child.pid! });
     } finally {

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { issueToken, readNodeKey } from '../src/auth/tokens.js';
-import { EDGEAGG, startListening } from './server-process.js';
+import { CLI, launcherFlags, startListening } from './server-process.js';
 
 const DIST = fileURLToPath(new URL('./', import.meta.url));
 
@@ -32,9 +32,10 @@ interface Server {
   stop(): Promise<void>;
 }
 
-interface Impl {
+export interface Impl {
   name: 'node' | 'bare-node' | 'fastify-sqlite';
-  start(dataDir: string): Promise<Server>;
+  /** `nodeFlags`: more flags for the server's `node` (e.g. `--cpu-prof`). */
+  start(dataDir: string, nodeFlags?: string[]): Promise<Server>;
 }
 
 async function spawnServer(
@@ -42,10 +43,9 @@ async function spawnServer(
   readyPath: string,
   token: (dataDir: string) => Promise<string | undefined>,
   dataDir: string,
-  command?: string,
 ): Promise<Server> {
   const started = performance.now();
-  const server = await startListening(args, {}, command);
+  const server = await startListening(args);
   for (;;) {
     try {
       if ((await fetch(server.url + readyPath)).status === 200) break;
@@ -57,23 +57,27 @@ async function spawnServer(
   return { url: server.url, token: await token(dataDir), pid: server.child.pid!, readyMs: performance.now() - started, stop: server.stop };
 }
 
-const IMPLS: Impl[] = [
+export const IMPLS: Impl[] = [
   {
     name: 'node',
-    start: (dataDir) =>
+    // As bin/edgeagg.js starts it: with the launcher's Node flags.
+    start: (dataDir, nodeFlags = []) =>
       spawnServer(
-        ['serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'error'],
+        [...nodeFlags, ...launcherFlags(), CLI, 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'error'],
         '/readyz',
         (d) => issueToken(readNodeKey(d), { scope: 'admin' }),
         dataDir,
-        EDGEAGG,
       ),
   },
-  { name: 'bare-node', start: (dataDir) => spawnServer([join(DIST, 'baselines/bare-node.js'), '0'], '/readyz', async () => undefined, dataDir) },
-  { name: 'fastify-sqlite', start: (dataDir) => spawnServer([join(DIST, 'baselines/fastify-sqlite.js'), '0', dataDir], '/readyz', async () => undefined, dataDir) },
+  { name: 'bare-node', start: (dataDir, nodeFlags = []) => spawnServer([...nodeFlags, join(DIST, 'baselines/bare-node.js'), '0'], '/readyz', async () => undefined, dataDir) },
+  {
+    name: 'fastify-sqlite',
+    start: (dataDir, nodeFlags = []) =>
+      spawnServer([...nodeFlags, join(DIST, 'baselines/fastify-sqlite.js'), '0', dataDir], '/readyz', async () => undefined, dataDir),
+  },
 ];
 
-interface Workload {
+export interface Workload {
   name: string;
   batch: number;
   connections: number;
@@ -99,6 +103,8 @@ export interface Measurement {
   p99: number;
   p999: number;
   peakRssMiB: number;
+  /** CPU time of the server process (all its threads) per answered request, in µs. */
+  cpuPerRequestUs: number;
   bytesPerReading: number | undefined;
   readyMs: number;
   correct: boolean;
@@ -114,9 +120,16 @@ function procField(pid: number, file: string, field: string): number {
 let sequence = 0;
 const startOfRun = Date.now() - 3_600_000;
 
-async function measure(impl: Impl, w: Workload, seconds: number, overallRate?: number): Promise<Measurement> {
+/** User plus system CPU seconds the process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** One run of one workload against a fresh server of `impl`. */
+export async function measure(impl: Impl, w: Workload, seconds: number, overallRate?: number, nodeFlags?: string[]): Promise<Measurement> {
   const dataDir = mkdtempSync(join(tmpdir(), `edgeagg-suite-${impl.name}-`));
-  const server = await impl.start(dataDir);
+  const server = await impl.start(dataDir, nodeFlags);
   try {
     const sent: Array<{ device_id: string; region: string; temperature_c: number; timestamp: number }> = [];
     const auth: Record<string, string> = server.token ? { authorization: `Bearer ${server.token}` } : {};
@@ -127,6 +140,7 @@ async function measure(impl: Impl, w: Workload, seconds: number, overallRate?: n
     let readingsSent = 0;
     let readingsAnswered = 0;
     const writesBefore = procField(server.pid, 'io', 'write_bytes');
+    const cpuBefore = cpuSeconds(server.pid);
     let readings = 0;
     const result = await autocannon({
       url: server.url,
@@ -165,6 +179,7 @@ async function measure(impl: Impl, w: Workload, seconds: number, overallRate?: n
       ],
     });
     const writesAfter = procField(server.pid, 'io', 'write_bytes');
+    const cpuAfter = cpuSeconds(server.pid);
     const peakRssMiB = procField(server.pid, 'status', 'VmHWM') / 1024;
     const res = await fetch(`${server.url}/v1/regions`, { headers: auth });
     const regions = ((await res.json()) as { regions: Array<{ count: number }> }).regions;
@@ -178,6 +193,7 @@ async function measure(impl: Impl, w: Workload, seconds: number, overallRate?: n
       p99: result.latency.p99,
       p999: result.latency.p99_9 ?? NaN,
       peakRssMiB,
+      cpuPerRequestUs: ((cpuAfter - cpuBefore) * 1e6) / Math.max(1, result.requests.total),
       bytesPerReading: readings > 0 ? (writesAfter - writesBefore) / readings : undefined,
       readyMs: server.readyMs,
       correct: stored >= accepted && stored <= accepted + (readingsSent - readingsAnswered),
@@ -228,8 +244,8 @@ export async function runSuite(options: { quick: boolean; log?: (line: string) =
   }
 
   const lines: string[] = [];
-  lines.push('| Workload | Implementation | Requests/s | Readings/s | p50 ms | p99 ms | p99.9 ms | Peak RSS MiB | Bytes written / reading | Correct |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('| Workload | Implementation | Requests/s | Readings/s | p50 ms | p99 ms | p99.9 ms | CPU µs / request | Peak RSS MiB | Bytes written / reading | Correct |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
   const get = (impl: string, workload: string): Measurement[] => all.filter((m) => m.impl === impl && m.workload === workload);
   for (const workload of [...WORKLOADS.map((w) => w.name), 'latency@half']) {
     for (const impl of IMPLS) {
@@ -238,7 +254,7 @@ export async function runSuite(options: { quick: boolean; log?: (line: string) =
       const bytes = ms.map((m) => m.bytesPerReading).filter((b): b is number => b !== undefined);
       lines.push(
         `| ${workload} | ${impl.name} | ${summary(ms.map((m) => m.rps))} | ${summary(ms.map((m) => m.readingsPerSecond))} | ${summary(ms.map((m) => m.p50))} | ` +
-          `${summary(ms.map((m) => m.p99))} | ${summary(ms.map((m) => m.p999))} | ${summary(ms.map((m) => m.peakRssMiB))} | ` +
+          `${summary(ms.map((m) => m.p99))} | ${summary(ms.map((m) => m.p999))} | ${summary(ms.map((m) => m.cpuPerRequestUs))} | ${summary(ms.map((m) => m.peakRssMiB))} | ` +
           `${bytes.length ? summary(bytes) : '–'} | ${ms.every((m) => m.correct) ? 'yes' : 'NO'} |`,
       );
     }

@@ -1,5 +1,5 @@
 /** The edgeagg command, run as a real process. */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -121,6 +121,32 @@ describe('settings: flag, then environment, then config file, then default', () 
     } finally {
       await node.stop();
       node.cleanup();
+    }
+  });
+});
+
+describe('the edgeagg launcher (bin/edgeagg.js, the package bin)', () => {
+  it('runs the command as an executable, with the Node flags that bound the node\'s memory', async () => {
+    const launcher = join(ROOT, 'bin/edgeagg.js');
+    const help = spawnSync(launcher, ['help'], { encoding: 'utf8' });
+    expect(help.status, help.stderr).toBe(0);
+    expect(help.stdout).toContain('Usage: edgeagg');
+    // A node started through it: `env -S` replaces itself with node, so the process is node with the flags.
+    const data = mkdtempSync(join(dir, 'launcher-'));
+    const child = spawn(launcher, ['serve', '--port', '0', '--data-dir', data, '--log-level', 'error'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (d: Buffer) => {
+          if (d.toString().includes('listening on')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`exited ${code}`)));
+      });
+      const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+      expect(argv).toContain('--max-semi-space-size=8');
+      expect(argv).toContain('--heap-growing-percent=50');
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
     }
   });
 });
