@@ -338,10 +338,13 @@ export function encodeMerged(out: ByteBuffer, ptr: usize, len: i32, a: Acc): voi
   out.u16le(0);
   let n: u32 = 0;
   let prev: i32 = 0;
-  // The stored bins, one at a time: (sk, sc); sk = NK when exhausted.
+  // The stored bins, one at a time: the current one is (sk, sc), sk = NK when exhausted; its bytes start at
+  // pairStart, and its delta was taken from sPrev, the stored bin before it (from 0).
   let sk: i32 = NK;
   let sc: u64 = 0;
   let si: i32 = 0;
+  let sPrev: i32 = 0;
+  let pairStart: usize = r.pos;
   if (nStored > 0) {
     sk = <i32>r.u64();
     sc = r.u64();
@@ -354,6 +357,30 @@ export function encodeMerged(out: ByteBuffer, ptr: usize, len: i32, a: Acc): voi
   while (sk < NK || k <= maxK) {
     if (!r.ok || sc == 0) abort("corrupt aggregate record", null, 0, 0);
     const ak = k <= maxK ? k : NK;
+    if (sk < ak && prev == sPrev) {
+      // Stored bins the group does not touch, right after the last bin written: their bytes (delta, count)
+      // are the same in the output, so the run up to the group's next bin is copied as it is. An hour or
+      // all-time record holds hundreds of bins and a group touches a few: this is most of a merge.
+      const runStart = pairStart;
+      while (sk < ak) {
+        if (!r.ok || sc == 0) abort("corrupt aggregate record", null, 0, 0);
+        prev = sk;
+        n++;
+        sPrev = sk;
+        pairStart = r.pos;
+        if (si < nStored) {
+          const d = <i32>r.u64();
+          if (d <= 0 || d >= NK - sk) abort("corrupt aggregate record", null, 0, 0);
+          sk += d;
+          sc = r.u64();
+          si++;
+        } else {
+          sk = NK;
+        }
+      }
+      out.bytes(runStart, <i32>(pairStart - runStart));
+      continue;
+    }
     let key: i32;
     let cnt: u64;
     let takeStored = false;
@@ -372,6 +399,8 @@ export function encodeMerged(out: ByteBuffer, ptr: usize, len: i32, a: Acc): voi
       while (k <= maxK && a.binAt(k) == 0) k++;
     }
     if (takeStored) {
+      sPrev = sk;
+      pairStart = r.pos;
       if (si < nStored) {
         const d = <i32>r.u64();
         if (d <= 0 || d >= NK - sk) abort("corrupt aggregate record", null, 0, 0);
