@@ -12,7 +12,7 @@
  * capacity), so the node is never saturated and its CPU time per request is measured with less of the
  * contention that makes saturated runs on a shared machine noisy.
  *
- *   npm run build && node dist/bench/telemetry.js [--rounds 5] [--seconds 6] [--rate 6000,8000] [--quick]
+ *   npm run build && node dist/bench/telemetry.js [--rounds 5] [--seconds 6] [--rate 6000,8000] [--paired] [--quick]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -124,35 +124,64 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-export async function telemetryBench(options: { rounds: number; seconds: number; rate?: [number, number]; log?: (line: string) => void }): Promise<string[]> {
+export async function telemetryBench(options: {
+  rounds: number;
+  seconds: number;
+  rate?: [number, number];
+  /** Run each configuration at the same time as an "off" node, each under its own load (see below). */
+  paired?: boolean;
+  log?: (line: string) => void;
+}): Promise<string[]> {
   const log = options.log ?? (() => {});
   const sink = await startSink();
   const samples = new Map<string, Sample[]>(CONFIGS.map((c) => [c.name, []]));
+  // The "off" sample each configuration's sample is compared with, in the same order.
+  const offFor = new Map<string, Sample[]>(CONFIGS.map((c) => [c.name, []]));
+  const say = (round: number, name: string, s: Sample): void =>
+    log(`round ${round + 1}/${options.rounds} ${name}: writes ${s.writeRps.toFixed(0)} req/s (p99 ${s.writeP99} ms, ${s.writeCpuUs.toFixed(1)} µs CPU/req), reads ${s.readRps.toFixed(0)} req/s (p99 ${s.readP99} ms, ${s.readCpuUs.toFixed(1)} µs CPU/req)`);
   try {
     for (let round = 0; round < options.rounds; round++) {
+      if (options.paired) {
+        // Paired: this machine's speed drifts by 20-40% over minutes, more than the effect measured; a
+        // configuration and "off" loaded at the same moment see the same machine, and CPU time per request
+        // (not throughput, which the two share) compares them.
+        for (const config of CONFIGS.slice(1)) {
+          const [o, s] = await Promise.all([run(CONFIGS[0]!, sink.url, options.seconds, options.rate), run(config, sink.url, options.seconds, options.rate)]);
+          samples.get(CONFIGS[0]!.name)!.push(o);
+          samples.get(config.name)!.push(s);
+          offFor.get(config.name)!.push(o);
+          say(round, `${config.name} (with off alongside: ${o.writeCpuUs.toFixed(1)} / ${o.readCpuUs.toFixed(1)} µs CPU/req)`, s);
+        }
+        continue;
+      }
       // Rotate the order so that no configuration always runs first (or last) in a round.
       const order = CONFIGS.map((_c, i) => CONFIGS[(i + round) % CONFIGS.length]!);
+      const inRound: Sample[] = []; // by configuration index
       for (const config of order) {
         const s = await run(config, sink.url, options.seconds, options.rate);
         samples.get(config.name)!.push(s);
-        log(`round ${round + 1}/${options.rounds} ${config.name}: writes ${s.writeRps.toFixed(0)} req/s (p99 ${s.writeP99} ms, ${s.writeCpuUs.toFixed(1)} µs CPU/req), reads ${s.readRps.toFixed(0)} req/s (p99 ${s.readP99} ms, ${s.readCpuUs.toFixed(1)} µs CPU/req)`);
+        inRound[CONFIGS.indexOf(config)] = s;
+        say(round, config.name, s);
       }
+      for (const config of CONFIGS) offFor.get(config.name)!.push(inRound[0]!);
     }
   } finally {
     sink.child.kill();
   }
-  const off = samples.get(CONFIGS[0]!.name)!;
   const range = (xs: number[], digits = 0): string => `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
   const lines = [
     `${options.rounds} rounds x ${options.seconds} s per workload; writes: 1 reading per POST, 64 connections; reads: GET /v1/regions/{region}, 32 connections; ` +
       (options.rate ? `open loop: ${options.rate[0]} writes/s, ${options.rate[1]} reads/s offered` : 'closed loop (as fast as the node answers)'),
-    'Medians (min–max); "vs off": the median over rounds of the ratio to the same round\'s "off" run.',
+    options.paired
+      ? 'Medians (min–max); "vs off": the median of the ratios to the "off" node loaded at the same time (paired runs).'
+      : 'Medians (min–max); "vs off": the median over rounds of the ratio to the same round\'s "off" run.',
     '| Telemetry | Writes req/s | vs off | Write CPU µs/req | vs off | Reads req/s | vs off | Read CPU µs/req | vs off | p99 write / read ms |',
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const config of CONFIGS) {
     const xs = samples.get(config.name)!;
     // Paired per round: each round's ratio to that round's "off" run, then the median of the ratios.
+    const off = offFor.get(config.name)!;
     const vs = (pick: (s: Sample) => number): string => (config === CONFIGS[0] ? '—' : `${((median(xs.map((s, i) => pick(s) / pick(off[i]!))) - 1) * 100).toFixed(1)}%`);
     lines.push(
       `| ${config.name} | ${range(xs.map((s) => s.writeRps))} | ${vs((s) => s.writeRps)} | ${range(xs.map((s) => s.writeCpuUs), 1)} | ${vs((s) => s.writeCpuUs)} | ` +
@@ -172,5 +201,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`# telemetry overhead ${new Date().toISOString()}; node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const i = process.argv.indexOf('--rate');
   const rate = i >= 0 ? (process.argv[i + 1]!.split(',').map(Number) as [number, number]) : undefined;
-  for (const line of await telemetryBench({ rounds: arg('rounds', quick ? 1 : 5), seconds: arg('seconds', quick ? 2 : 6), rate, log: (l) => console.error(l) })) console.log(line);
+  const paired = process.argv.includes('--paired');
+  for (const line of await telemetryBench({ rounds: arg('rounds', quick ? 1 : 5), seconds: arg('seconds', quick ? 2 : 6), rate, paired, log: (l) => console.error(l) })) console.log(line);
 }

@@ -28,7 +28,7 @@ const MAX_CELLS = 2_000;
  * the same cumulative sum.
  */
 export class CumulativeCounter {
-  private readonly cells = new Map<string, { attributes: Attributes; value: number }>();
+  private readonly cells = new Map<string, CounterCell>();
 
   constructor(meter: Meter, name: string, options: MetricOptions) {
     meter.createObservableCounter(name, options).addCallback((result) => {
@@ -42,6 +42,22 @@ export class CumulativeCounter {
     if (cell) cell.value += value;
     else if (this.cells.size < MAX_CELLS) this.cells.set(key, { attributes: attributes(key), value });
   }
+
+  /**
+   * The cell of the set named `key` (made, at 0, on first use), for a caller that keeps it and adds to
+   * its `value` itself; undefined past the cardinality bound.
+   */
+  cell(key: string, attributes: (key: string) => Attributes): CounterCell | undefined {
+    let cell = this.cells.get(key);
+    if (!cell && this.cells.size < MAX_CELLS) this.cells.set(key, (cell = { attributes: attributes(key), value: 0 }));
+    return cell;
+  }
+}
+
+/** One attribute set's running sum in a {@link CumulativeCounter}. */
+export interface CounterCell {
+  readonly attributes: Attributes;
+  value: number;
 }
 
 /** The histograms of the request path, bound to their attribute sets (./bound-histogram.ts). */

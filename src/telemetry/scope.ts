@@ -7,6 +7,8 @@
  * cost a context object per request and per await.
  */
 import type { Context, Span } from '@opentelemetry/api';
+import type { HistogramCell } from './bound-histogram.js';
+import type { CounterCell } from './metrics.js';
 
 /** A guest fold of a commit group, kept to be drawn under each request's commit span. */
 export interface FoldTiming {
@@ -22,6 +24,16 @@ export interface GroupTrace {
   folds: FoldTiming[];
 }
 
+/** Where one guest counter of one module version is counted (src/telemetry Telemetry.onMetric). */
+export interface GuestMetricCells {
+  /** `edgeagg.guest.<name>` for the module version. */
+  counter: CounterCell | undefined;
+  /** `edgeagg.readings` for the outcome a `readings_*` counter names, else undefined. */
+  readings: CounterCell | undefined;
+  /** `edgeagg.ingest.batch.size` of the module version, for `readings_*` counters. */
+  batchSize: HistogramCell | undefined;
+}
+
 export class RequestScope {
   /** The route template, once the server matched one. */
   route: string | undefined = undefined;
@@ -31,8 +43,8 @@ export class RequestScope {
   span: Span | undefined = undefined;
   /** The context holding `span`, made on first use (child spans). */
   private spanContext: Context | undefined = undefined;
-  /** Guest counter increments of the request's write, applied once its group commits. */
-  pending: Array<{ module: string; version: string; name: string; value: number }> | undefined = undefined;
+  /** Guest counter increments of the request's write, applied once its group commits: (counter, value) pairs. */
+  pending: Array<GuestMetricCells | number> | undefined = undefined;
   /** True while the request's job runs inside its group. */
   buffering = false;
   /** The commit group it joined (only when tracing). */

@@ -9,7 +9,7 @@
  * sampled requests make spans.
  */
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { ServerResponse, createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   DiagLogLevel,
@@ -50,7 +50,7 @@ import { extractFromHttpHeaders } from './propagation.js';
 import { redactText } from './redact.js';
 import type { ReplicationSnapshot } from './replication.js';
 import { ReplicationTracing } from './replication-tracing.js';
-import { RequestScope, currentGroupTrace, currentScope, runInGroup, runInScope, type GroupTrace } from './scope.js';
+import { RequestScope, currentGroupTrace, currentScope, runInGroup, runInScope, type GroupTrace, type GuestMetricCells } from './scope.js';
 
 /** What the runtime reports after each guest call (src/runtime CallReport). */
 export interface GuestCallReport {
@@ -114,6 +114,10 @@ export class Telemetry {
   private sequence = 0;
   private lastCall: { module: string; version: string; trigger: string; error: string | undefined; cell: HistogramCell | undefined } | undefined;
   private readonly routes = new Set<string>();
+  /** Per module version (the runtime's module object), per counter name: see guestMetricCells. */
+  private readonly guestCells = new WeakMap<object, Map<string, GuestMetricCells>>();
+  /** The duration cell of the last request's (method, route, status, aborted): most requests share it. */
+  private lastHttp: { method: string; route: string | undefined; status: number | undefined; aborted: boolean; cell: HistogramCell | undefined } | undefined;
   private metricsServer: Server | undefined;
   private stopped = false;
   private replicationTracing: ReplicationTracing | undefined;
@@ -194,7 +198,10 @@ export class Telemetry {
     const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : `${this.idPrefix}-${(++this.sequence).toString(36)}`;
     const method = req.method && HTTP_METHODS.has(req.method) ? req.method : '_OTHER';
     const scope = new RequestScope(id, method);
-    res.setHeader('x-request-id', id);
+    // Sent with the response's own writeHead call, not set here with res.setHeader: a header set before
+    // writeHead sends node:http down its slow path (every header of writeHead set one by one), 2.5% of a
+    // single reading's CPU (bench/probe.js, paired runs).
+    res.writeHead = writeHeadWithRequestId;
     if (this.tracer) {
       const parent = req.headers.traceparent === undefined ? ROOT_CONTEXT : extractFromHttpHeaders(req.headers);
       const url = req.url ?? '/';
@@ -233,7 +240,14 @@ export class Telemetry {
     const status = res.headersSent ? res.statusCode : undefined;
     const route = scope.route === undefined ? undefined : this.boundedRoute(scope.route);
     const h = this.metrics.histograms.httpDuration;
-    h.record(h.bind(`${scope.method} ${route ?? ''} ${status ?? ''} ${aborted ? 1 : 0}`, () => httpAttributes(scope.method, route, status, aborted)), durationMs / 1000);
+    const last = this.lastHttp;
+    let cell: HistogramCell | undefined;
+    if (last && last.method === scope.method && last.route === route && last.status === status && last.aborted === aborted) cell = last.cell;
+    else {
+      cell = h.bind(`${scope.method} ${route ?? ''} ${status ?? ''} ${aborted ? 1 : 0}`, () => httpAttributes(scope.method, route, status, aborted));
+      this.lastHttp = { method: scope.method, route, status, aborted, cell };
+    }
+    h.record(cell, durationMs / 1000);
     const span = scope.span;
     if (span) {
       if (route !== undefined) {
@@ -405,30 +419,59 @@ export class Telemetry {
 
   /** A guest's `metric_add`. */
   readonly onMetric = (module: { name: string; version: string }, name: string, value: number): void => {
-    if (!this.metrics) return;
+    if (!this.metrics || !(value > 0)) return; // counters only go up
+    const cells = this.guestMetricCells(module, name);
     const scope = currentScope();
     if (scope?.buffering) {
-      (scope.pending ??= []).push({ module: module.name, version: module.version, name, value });
+      (scope.pending ??= []).push(cells, value);
       return;
     }
-    this.applyMetric(module.name, module.version, name, value);
+    this.applyMetric(cells, value);
   };
 
   private applyPending(pending: NonNullable<RequestScope['pending']>): void {
     let readings = 0;
-    for (const p of pending) {
-      this.applyMetric(p.module, p.version, p.name, p.value);
-      if (p.name.startsWith('readings_')) readings += p.value;
+    let batchSize: HistogramCell | undefined;
+    for (let i = 0; i < pending.length; i += 2) {
+      const cells = pending[i] as GuestMetricCells;
+      const value = pending[i + 1] as number;
+      this.applyMetric(cells, value);
+      if (cells.readings) {
+        readings += value;
+        batchSize = cells.batchSize;
+      }
     }
-    const first = pending[0];
-    if (first && readings > 0) this.metrics!.histograms.batchSize.recordWith(`${first.module}@${first.version}`, () => ({ module: first.module, version: first.version }), readings);
+    if (readings > 0) this.metrics!.histograms.batchSize.record(batchSize, readings);
   }
 
-  private applyMetric(module: string, version: string, name: string, value: number): void {
-    const m = this.metrics!;
-    if (!(value > 0)) return; // counters only go up
-    m.guestCounter(name).add(`${module}@${version}`, value, () => ({ module, version }));
-    if (name.startsWith('readings_')) m.readings.add(`${module}@${version} ${name}`, value, () => ({ module, version, ...readingsAttributes(name) }));
+  private applyMetric(cells: GuestMetricCells, value: number): void {
+    if (cells.counter) cells.counter.value += value;
+    if (cells.readings) cells.readings.value += value;
+  }
+
+  /**
+   * The cells a guest counter of a module version adds to, found once: on the write path every request
+   * counts its readings, and building the keys each time (strings, closures, map lookups) cost more than
+   * the rest of the metrics together.
+   */
+  private guestMetricCells(module: { name: string; version: string }, name: string): GuestMetricCells {
+    let byName = this.guestCells.get(module);
+    if (byName === undefined) this.guestCells.set(module, (byName = new Map()));
+    let cells = byName.get(name);
+    if (cells === undefined) {
+      const m = this.metrics!;
+      const { name: mod, version } = module;
+      const key = `${mod}@${version}`;
+      const isReadings = name.startsWith('readings_');
+      cells = {
+        counter: m.guestCounter(name).cell(key, () => ({ module: mod, version })),
+        readings: isReadings ? m.readings.cell(`${key} ${name}`, () => ({ module: mod, version, ...readingsAttributes(name) })) : undefined,
+        batchSize: isReadings ? m.histograms.batchSize.bind(key, () => ({ module: mod, version })) : undefined,
+      };
+      // A guest has a bounded number of counter names (LIMITS.metricNames), so this map is bounded too.
+      byName.set(name, cells);
+    }
+    return cells;
   }
 
   /** The duration cell of a call's (module, version, trigger, error): the last one is kept at hand. */
@@ -689,6 +732,27 @@ export function parseListenAddress(address: string): { host: string; port: numbe
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new Error(`metrics-listen must be host:port (e.g. 127.0.0.1:9464), got "${address}"`);
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+const writeHead = ServerResponse.prototype.writeHead as (this: ServerResponse, statusCode: number, a?: unknown, b?: unknown) => ServerResponse;
+
+/**
+ * `ServerResponse.writeHead` that adds `x-request-id` (the request's scope id) to the headers it is given
+ * (`writeHead(status[, reason][, headers])`), copying them: callers may pass a shared object.
+ */
+function writeHeadWithRequestId(this: ScopedResponse, statusCode: number, a?: unknown, b?: unknown): ServerResponse {
+  const id = this[SCOPE]?.requestId;
+  if (id === undefined || this.hasHeader('x-request-id')) return writeHead.call(this, statusCode, a, b);
+  if (typeof a === 'string') return writeHead.call(this, statusCode, a, headersWithId(this, b, id));
+  return writeHead.call(this, statusCode, headersWithId(this, a, id));
+}
+
+/** A copy of writeHead's `headers` with the request id (or, for the array form, the id set on `res`). */
+function headersWithId(res: ServerResponse, headers: unknown, id: string): unknown {
+  if (headers === undefined) return { 'x-request-id': id };
+  if (typeof headers === 'object' && headers !== null && !Array.isArray(headers)) return { 'x-request-id': id, ...headers };
+  res.setHeader('x-request-id', id);
+  return headers;
 }
 
 function sha256(text: string): Buffer {
