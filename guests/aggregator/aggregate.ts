@@ -319,6 +319,39 @@ export function encodeAcc(out: ByteBuffer, a: Acc): void {
 
 let mergeTmp: Acc | null = null;
 
+/** The bins of a stored record, read one at a time by {@link encodeMerged}. */
+class StoredBins {
+  /** The current bin's K (NK once past the last) and count. */
+  key: i32 = NK;
+  count: u64 = 0;
+  /** The K the current bin's delta is taken from: the bin before it, 0 for the first. */
+  prevKey: i32 = 0;
+  /** Where the current bin's bytes (delta, count) start in the record. */
+  start: usize = 0;
+  private read: i32 = 0;
+
+  constructor(private r: VarintReader, private total: i32) {
+    this.advance();
+  }
+
+  /** Moves to the next bin. A record that is not canonical (a count of 0, Ks not increasing) aborts. */
+  advance(): void {
+    const first = this.read == 0;
+    this.prevKey = first ? 0 : this.key;
+    this.start = this.r.pos;
+    if (this.read >= this.total) {
+      this.key = NK;
+      return;
+    }
+    const d = <i32>this.r.u64();
+    if (first ? d < 0 || d >= NK : d <= 0 || d >= NK - this.key) abort("corrupt aggregate record", null, 0, 0);
+    this.key = this.prevKey + d;
+    this.count = this.r.u64();
+    if (!this.r.ok || this.count == 0) abort("corrupt aggregate record", null, 0, 0);
+    this.read++;
+  }
+}
+
 /**
  * Encodes stored record [ptr, ptr+len) merged with accumulator `a` (count > 0), without changing `a`. The
  * bins of both are sorted by K: they are merged in one pass.
@@ -333,84 +366,48 @@ export function encodeMerged(out: ByteBuffer, ptr: usize, len: i32, a: Acc): voi
   m.mergeScalars(h.count, h.sum, h.min, h.max, h.firstTime, h.lastTime, h.lastTemp, h.devPtr, h.devLen);
   m.mergeScalars(a.count, a.sum, a.min, a.max, a.firstTime, a.lastTime, a.lastTemp, a.lastDevPtr, a.lastDevLen);
   writeHeader(out, m);
-  const nStored = <i32>r.u16le();
+  const bins = new StoredBins(r, <i32>r.u16le());
+  if (!r.ok) abort("corrupt aggregate record", null, 0, 0);
   const at = out.len;
   out.u16le(0);
   let n: u32 = 0;
   let prev: i32 = 0;
-  // The stored bins, one at a time: the current one is (sk, sc), sk = NK when exhausted; its bytes start at
-  // pairStart, and its delta was taken from sPrev, the stored bin before it (from 0).
-  let sk: i32 = NK;
-  let sc: u64 = 0;
-  let si: i32 = 0;
-  let sPrev: i32 = 0;
-  let pairStart: usize = r.pos;
-  if (nStored > 0) {
-    sk = <i32>r.u64();
-    sc = r.u64();
-    si = 1;
-    if (sk < 0 || sk >= NK) abort("corrupt aggregate record", null, 0, 0);
-  }
   const maxK = a.maxK;
   let k = a.minK;
   while (k <= maxK && a.binAt(k) == 0) k++;
-  while (sk < NK || k <= maxK) {
-    if (!r.ok || sc == 0) abort("corrupt aggregate record", null, 0, 0);
+  while (bins.key < NK || k <= maxK) {
     const ak = k <= maxK ? k : NK;
-    if (sk < ak && prev == sPrev) {
+    if (bins.key < ak && prev == bins.prevKey) {
       // Stored bins the group does not touch, right after the last bin written: their bytes (delta, count)
       // are the same in the output, so the run up to the group's next bin is copied as it is. An hour or
       // all-time record holds hundreds of bins and a group touches a few: this is most of a merge.
-      const runStart = pairStart;
-      while (sk < ak) {
-        if (!r.ok || sc == 0) abort("corrupt aggregate record", null, 0, 0);
-        prev = sk;
+      const runStart = bins.start;
+      while (bins.key < ak) {
+        prev = bins.key;
         n++;
-        sPrev = sk;
-        pairStart = r.pos;
-        if (si < nStored) {
-          const d = <i32>r.u64();
-          if (d <= 0 || d >= NK - sk) abort("corrupt aggregate record", null, 0, 0);
-          sk += d;
-          sc = r.u64();
-          si++;
-        } else {
-          sk = NK;
-        }
+        bins.advance();
       }
-      out.bytes(runStart, <i32>(pairStart - runStart));
+      out.bytes(runStart, <i32>(bins.start - runStart));
       continue;
     }
     let key: i32;
     let cnt: u64;
     let takeStored = false;
-    if (sk < ak) {
-      key = sk;
-      cnt = sc;
+    if (bins.key < ak) {
+      key = bins.key;
+      cnt = bins.count;
       takeStored = true;
     } else {
       key = ak;
       cnt = a.binAt(ak);
-      if (sk == ak) {
-        cnt += sc;
+      if (bins.key == ak) {
+        cnt += bins.count;
         takeStored = true;
       }
       k++;
       while (k <= maxK && a.binAt(k) == 0) k++;
     }
-    if (takeStored) {
-      sPrev = sk;
-      pairStart = r.pos;
-      if (si < nStored) {
-        const d = <i32>r.u64();
-        if (d <= 0 || d >= NK - sk) abort("corrupt aggregate record", null, 0, 0);
-        sk += d;
-        sc = r.u64();
-        si++;
-      } else {
-        sk = NK;
-      }
-    }
+    if (takeStored) bins.advance();
     out.varint(<u64>(key - prev));
     out.varint(cnt);
     prev = key;
