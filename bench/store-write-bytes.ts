@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SqliteStore } from '../src/store/index.js';
+import { Random } from '../src/simulator/random.js';
 
 export interface StoreWriteBytesConfig {
   events: number;
@@ -57,17 +58,6 @@ function ioCounters(): { write: number; cancelled: number } {
   return { write: field('write_bytes'), cancelled: field('cancelled_write_bytes') };
 }
 
-/** A small deterministic PRNG (mulberry32), so every run writes the same data. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Reading {
   device: string;
@@ -78,7 +68,8 @@ interface Reading {
 
 /** Readings in arrival order. */
 function* readings(count: number, startMs: number, lateShare: number, retryShare: number): Generator<Reading> {
-  const rand = random(42);
+  const generator = new Random(42);
+  const rand = (): number => generator.next();
   const late: { due: number; reading: Reading }[] = [];
   const recent: Reading[] = [];
   const devices = Array.from({ length: DEVICES }, (_, i) => ({
@@ -154,7 +145,8 @@ export function measureStoreWriteBytes(options: Partial<StoreWriteBytesConfig> =
   const config = { ...DEFAULT_CONFIG, ...options };
   const dir = mkdtempSync(join(tmpdir(), 'edgeagg-bench-'));
   const path = join(dir, 'store.db');
-  const rand = random(7);
+  const generator = new Random(7);
+  const rand = (): number => generator.next();
   const aggregate = new Uint8Array(config.valueBytes).map((_, i) => (i * 31) & 0xff);
   try {
     const store = SqliteStore.open({

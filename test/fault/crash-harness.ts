@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeProcess } from '../helpers/node-process.js';
+import { Random } from '../../src/simulator/random.js';
 
 interface Reading {
   device_id: string;
@@ -47,21 +48,11 @@ export class CrashCheckError extends Error {
 const REGIONS = ['north', 'south', 'east', 'west'];
 const READY_LIMIT_MS = 5000;
 
-/** mulberry32: a small seeded generator, so a failing run can be repeated with its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export async function runCrashRounds(options: CrashRoundsOptions): Promise<CrashRoundsResult> {
   const seed = options.seed ?? Date.now();
-  const rand = random(seed);
+  const generator = new Random(seed);
+  const rand = (): number => generator.next();
   const log = options.log ?? (() => {});
   const dataDir = mkdtempSync(join(tmpdir(), 'edgeagg-crash-'));
   const acked = new Map<string, Reading>();
