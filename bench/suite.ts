@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { issueToken, readNodeKey } from '../src/auth/tokens.js';
-import { CLI, launcherFlags, startListening } from './server-process.js';
+import { CLI, cpuSeconds, launcherFlags, startListening } from './server-process.js';
 
 const DIST = fileURLToPath(new URL('./', import.meta.url));
 
@@ -119,12 +119,6 @@ function procField(pid: number, file: string, field: string): number {
 
 let sequence = 0;
 const startOfRun = Date.now() - 3_600_000;
-
-/** User plus system CPU seconds the process has used so far. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 /** One run of one workload against a fresh server of `impl`. */
 export async function measure(impl: Impl, w: Workload, seconds: number, overallRate?: number, nodeFlags?: string[]): Promise<Measurement> {

@@ -14,13 +14,12 @@
  *
  *   npm run build && node dist/bench/telemetry.js [--rounds 5] [--seconds 6] [--rate 6000,8000] [--paired] [--quick]
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import autocannon from 'autocannon';
 import { issueToken, readNodeKey } from '../src/auth/tokens.js';
 import { load } from './durability.js';
-import { withNode } from './server-process.js';
+import { cpuSeconds, withNode } from './server-process.js';
 
 
 interface Config {
@@ -52,15 +51,6 @@ interface Sample {
   readRps: number;
   readP99: number;
   readCpuUs: number;
-}
-
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-
-/** CPU seconds (user + system) a process has used so far (Linux /proc). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
 /** An OTLP/HTTP sink in its own process: answers 200 to everything, counts bytes. */

@@ -4,7 +4,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { SETTINGS } from '../node/settings.js';
 import { DEFAULT_FAULTS, NO_FAULTS, ProgressMeter, formatSummary, startSimulator, type FaultOptions } from '../simulator/index.js';
 
-interface SimulateOptions {
+/** The flags: each fault's share or length has its own flag, named like its FaultOptions field. */
+interface SimulateOptions extends FaultOptions {
   url: string;
   token?: string;
   dataDir?: string;
@@ -18,15 +19,6 @@ interface SimulateOptions {
   concurrency: number;
   backfill: number;
   faults: boolean;
-  retryShare: number;
-  outOfOrderShare: number;
-  lateShare: number;
-  lateMaxMs: number;
-  burstShare: number;
-  burstMs: number;
-  offlineShare: number;
-  offlineMeanMs: number;
-  malformedShare: number;
   check: boolean;
   json?: boolean;
 }

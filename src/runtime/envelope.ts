@@ -23,6 +23,12 @@ export interface GuestHttpResponse {
   body: Uint8Array;
 }
 
+/** A call's input: its size (to allocate in the guest) and a writer that puts it at `ptr` in guest memory. */
+export interface Envelope {
+  size: number;
+  write: (memory: ArrayBuffer, ptr: number) => void;
+}
+
 const U16_MAX = 0xffff;
 
 function fieldLength(text: string, field: string): number {
@@ -35,7 +41,7 @@ function fieldLength(text: string, field: string): number {
  * Size of the HTTP request envelope, and a writer that puts it at `ptr` in guest memory. The
  * envelope is written in place, not built and copied: this is on every request's path.
  */
-export function httpRequestEnvelope(req: GuestHttpRequest): { size: number; write: (memory: ArrayBuffer, ptr: number) => void } {
+export function httpRequestEnvelope(req: GuestHttpRequest): Envelope {
   const lengths = [
     fieldLength(req.path, 'path'),
     fieldLength(req.query, 'query'),
@@ -62,20 +68,12 @@ export function httpRequestEnvelope(req: GuestHttpRequest): { size: number; writ
   return { size, write };
 }
 
-/** Encodes an HTTP request envelope into a new array (tests, and other hosts such as the workerd adapter). */
-export function encodeHttpRequest(req: GuestHttpRequest): Uint8Array {
-  const { size, write } = httpRequestEnvelope(req);
-  const out = new Uint8Array(size);
-  write(out.buffer, 0);
-  return out;
-}
-
 /**
  * Size of the events envelope for `ea_on_events`, and a writer that puts it at `ptr` in guest memory. Written
  * in place like the HTTP envelope: a group's events can be tens of kilobytes, and a temporary copy of that
  * size per group is malloc'd memory that lingers until the next garbage collection.
  */
-export function eventsEnvelope(events: readonly StoredEvent[]): { size: number; write: (memory: ArrayBuffer, ptr: number) => void } {
+export function eventsEnvelope(events: readonly StoredEvent[]): Envelope {
   let size = 4;
   for (const e of events) size += 2 + Buffer.byteLength(e.partition, 'utf8') + 2 + Buffer.byteLength(e.source, 'utf8') + 8 + 4 + e.payload.length;
   const write = (memory: ArrayBuffer, ptr: number): void => {
@@ -91,14 +89,6 @@ export function eventsEnvelope(events: readonly StoredEvent[]): { size: number; 
     }
   };
   return { size, write };
-}
-
-/** Encodes events for `ea_on_events` into a new array (tests, and other hosts). */
-export function encodeEvents(events: readonly StoredEvent[]): Uint8Array {
-  const { size, write } = eventsEnvelope(events);
-  const out = new Uint8Array(size);
-  write(out.buffer, 0);
-  return out;
 }
 
 /** A u16 length and the UTF-8 bytes of `text` at `pos`; returns the position after them. */

@@ -4,7 +4,7 @@
  * `store.atomically`, so a failed call leaves nothing behind.
  */
 import { EXPORTS, LIMITS, type Capability } from './abi.js';
-import { decodeResponseFrame, eventsEnvelope, httpRequestEnvelope, type GuestHttpRequest, type GuestHttpResponse } from './envelope.js';
+import { decodeResponseFrame, eventsEnvelope, httpRequestEnvelope, type Envelope, type GuestHttpRequest, type GuestHttpResponse } from './envelope.js';
 import { GuestCallError, type GuestCallErrorCode } from './errors.js';
 import { DeadlineSignal, createHostImports, newCallContext, type CallContext, type HostEnvironment } from './host-imports.js';
 import { FUEL_IMPORT, type ModuleInfo } from './instrument.js';
@@ -55,12 +55,6 @@ interface GuestExports {
   ea_on_events?: (ptr: number, len: number) => number;
   __ea_reset: () => void;
   __ea_snapshot: () => void;
-}
-
-/** A call's input: its size (to allocate in the guest) and how to write it there. */
-interface GuestInput {
-  size: number;
-  write: (memory: ArrayBuffer, ptr: number) => void;
 }
 
 class GuestInstance {
@@ -159,7 +153,7 @@ export class GuestModule {
     });
   }
 
-  private call<T>(trigger: Trigger, input: GuestInput, finish: (inst: GuestInstance, ret: number) => T): T {
+  private call<T>(trigger: Trigger, input: Envelope, finish: (inst: GuestInstance, ret: number) => T): T {
     const entry = trigger === 'http' ? EXPORTS.onHttp : EXPORTS.onEvents;
     const started = performance.now();
     let instance: GuestInstance | undefined;
