@@ -118,7 +118,8 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
 
   const query = async (ctx: RequestContext): Promise<void> => {
     try {
-      const call = () => options.module().invokeHttp(guestRequest(ctx, '', new Uint8Array(0)));
+      // Aggregates are read only after every committed reading is folded into them.
+      const call = () => options.pipeline().read(() => options.module().invokeHttp(guestRequest(ctx, '', new Uint8Array(0))));
       const result = await options.breaker.run(() => (observer ? observer.run(ctx.scope, call) : call()));
       sendBody(ctx.res, result.status, result.contentType || 'application/json', result.body);
     } catch (error) {

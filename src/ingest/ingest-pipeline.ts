@@ -1,11 +1,20 @@
 /**
- * The write path: a request goes through the guest's `ea_on_http` (validation, and the event log's
- * dedup through `event_append`), then the events that were new are folded into the guest's
- * aggregates with `ea_on_events`, all in the transaction of the request's group. A reading and its
- * aggregate update are therefore committed together or not at all, and a 2xx is sent only after
- * the commit is durable.
+ * The write path: a request goes through the guest's `ea_on_http` (validation, and the event log's dedup
+ * through `event_append`) in the transaction of its commit group, and a 2xx is sent only after that commit
+ * is durable. The events that were new are folded into the guest's aggregates with `ea_on_events`.
+ *
+ * The fold may lag the log by up to `foldDelayMs`. A group's new events are then recorded in the fold
+ * journal, in the group's own transaction, and folded together with later groups' once MAX_UNFOLDED have
+ * gathered or the oldest has waited `foldDelayMs`. Each aggregate record is read and rewritten once per
+ * fold instead of once per group, which is most of what a small group cost (BENCHMARKS.md). The log stays
+ * the truth, and the lag is never visible:
+ * - reads go through `read`, which folds first, so a read sees every committed event;
+ * - a crash loses no fold: a fold clears the journal in its own transaction, so after a restart the journal
+ *   holds exactly the events still to fold, and they are folded first (each once);
+ * - an event the guest cannot fold is isolated (the events are halved until the failing ones are found),
+ *   kept in the journal and reported, and the rest is folded.
  */
-import type { AppendOutcome, GuestHttpRequest, GuestModule, HttpCallResult, StoredEvent } from '../runtime/index.js';
+import { GuestCallError, StoreUnavailableError, type AppendOutcome, type GuestHttpRequest, type GuestModule, type HttpCallResult, type StoredEvent } from '../runtime/index.js';
 import { GroupCommit, type GroupReport } from './group-commit.js';
 
 export interface TransactionalStore {
@@ -15,6 +24,16 @@ export interface TransactionalStore {
   atomically<T>(fn: () => T): T;
 }
 
+/** The durable record of committed events whose fold is deferred (SqliteStore's `journal*` methods). */
+export interface FoldJournal {
+  /** Records events (already in the log) as not yet folded, in the current transaction. */
+  append(events: readonly StoredEvent[]): void;
+  /** Every event recorded and not cleared, oldest first: at start, what a crash left unfolded. */
+  load(): StoredEvent[];
+  /** Forgets every recorded event, in the current transaction. */
+  clear(): void;
+}
+
 export interface IngestPipelineOptions {
   store: TransactionalStore;
   module: GuestModule;
@@ -22,12 +41,22 @@ export interface IngestPipelineOptions {
   maxGroupSize?: number;
   /** Makes a committed group durable before it is acknowledged (see GroupCommitOptions.sync). */
   sync?: () => Promise<void>;
+  /** Where deferred folds are recorded; without one, every group folds its own events. */
+  journal?: FoldJournal;
+  /** How long a committed event may wait for its fold (with a `journal`); 0: folded in its group. @default 0 */
+  foldDelayMs?: number;
   /**
-   * Told after each committed group, with the partitions (regions) whose aggregates changed, the events
-   * that were new, and the request each came from: `traces[i]` is the `trace` that `submit` was given for
-   * `events[i]` (undefined for `submitEvents`).
+   * Told after each durable group with the events that were new, and the request each came from: `traces[i]`
+   * is the `trace` that `submit` was given for `events[i]` (undefined for `submitEvents`).
    */
-  onCommitted?: (partitions: Set<string>, events: StoredEvent[], traces: unknown[]) => void;
+  onCommitted?: (events: StoredEvent[], traces: unknown[]) => void;
+  /** Told after a fold with the partitions (regions) whose aggregates changed. */
+  onFolded?: (partitions: Set<string>) => void;
+  /**
+   * Told when events could not be folded: `retry` true when the store failed (they wait for the next fold),
+   * false when the guest failed on them (they stay in the journal, folded again at the next start).
+   */
+  onFoldFailed?: (error: unknown, events: readonly StoredEvent[], retry: boolean) => void;
   onGroup?: (report: GroupReport) => void;
   /**
    * Sees each request's work and each commit group, for metrics and traces (the composition root
@@ -36,18 +65,20 @@ export interface IngestPipelineOptions {
   observer?: PipelineObserver;
 }
 
+/**
+ * Past this many waiting events a group folds them all, whatever their age: it bounds one fold's guest call
+ * and what a start has to fold after a crash.
+ */
+export const MAX_UNFOLDED = 1024;
+
 /** Hooks around the write path's work (src/telemetry implements them). */
 export interface PipelineObserver {
   /** Runs one request's unit of work (its guest call); `trace` is what `submit` was given. */
   job<T>(trace: unknown, fn: () => T): T;
-  /** Runs a whole group's execution (its requests' work, then the fold); `traces` in job order. */
+  /** Runs a whole group's execution (its requests' work, then any fold); `traces` in job order. */
   execute<T>(traces: readonly unknown[], fn: () => T): T;
   /** After each group: its outcome and its requests' traces, in job order. */
   group(report: GroupReport, traces: readonly unknown[]): void;
-}
-
-class FoldFailed extends Error {
-  override name = 'FoldFailed';
 }
 
 /** What every unit of work in a group yields: the events it added to the log that were new. */
@@ -67,14 +98,35 @@ export interface EventsResult extends JobResult {
   outcomes: AppendOutcome[];
 }
 
+/** The events waiting for a fold, as a transaction leaves them (applied only once it commits). */
+interface FoldState {
+  /** Committed, not yet folded, oldest first. */
+  unfolded: StoredEvent[];
+  /** When the oldest of them was committed (performance.now()). */
+  since: number;
+  /** The guest could not fold them: in the journal, not tried again by this process. */
+  quarantined: StoredEvent[];
+}
+
 export class IngestPipeline {
   private readonly groups: GroupCommit<Job, JobResult>;
   private readonly module: GuestModule;
+  private readonly journal: FoldJournal | undefined;
+  private readonly foldDelayMs: number;
+  private state: FoldState = { unfolded: [], since: 0, quarantined: [] };
+  /** What the running transaction did to `state`. */
+  private staged: FoldState | undefined;
+  /** The partitions a group folded, told once the group is durable. */
+  private readonly foldedBy = new WeakMap<readonly Job[], Set<string>>();
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: IngestPipelineOptions) {
     this.module = options.module;
+    this.journal = options.journal;
+    this.foldDelayMs = options.foldDelayMs ?? 0;
+    if (this.foldDelayMs > 0 && !this.journal) throw new Error('a fold delay needs a fold journal');
     this.groups = new GroupCommit({
-      transaction: (fn) => options.store.transaction(fn),
+      transaction: (fn) => this.transaction(fn),
       execute: (jobs) => this.execute(jobs),
       maxGroupSize: options.maxGroupSize,
       sync: options.sync,
@@ -87,6 +139,9 @@ export class IngestPipeline {
           : undefined,
       onCommitted: (results, jobs) => this.notify(results, jobs),
     });
+    // What a crash left unfolded: folded before the first read, or by the first group or timer.
+    const left = this.journal?.load() ?? [];
+    if (left.length > 0) this.settle({ unfolded: left, since: performance.now(), quarantined: [] });
   }
 
   /**
@@ -98,9 +153,9 @@ export class IngestPipeline {
   }
 
   /**
-   * Folds events that arrived from elsewhere through the same dedup as local ones: `append` adds
-   * one to the event log (answering new, duplicate or conflict), and the new ones are folded into
-   * the aggregates in the same transaction. Resolves after they are durable.
+   * Adds events that arrived from elsewhere through the same dedup as local ones: `append` adds one to
+   * the event log (answering new, duplicate or conflict), and the new ones are folded like local ones.
+   * Resolves after they are durable.
    */
   submitEvents(events: readonly StoredEvent[], append: (event: StoredEvent) => AppendOutcome): Promise<EventsResult> {
     return this.groups.submit({
@@ -114,8 +169,85 @@ export class IngestPipeline {
     }) as Promise<EventsResult>;
   }
 
-  drain(): Promise<void> {
-    return this.groups.drain();
+  /**
+   * Folds every committed event still waiting, in a transaction of its own (not synced: the events are
+   * durable already, and a fold lost to a power cut is redone from the journal). It returns at once when
+   * nothing waits.
+   */
+  foldNow(): void {
+    if (this.state.unfolded.length === 0) return;
+    const partitions = this.transaction(() => this.fold(this.state.unfolded));
+    this.options.onFolded?.(partitions);
+  }
+
+  /**
+   * Runs `read` on aggregates that include every committed event: folds what waits first. When the store
+   * cannot keep that fold (a full disk), the fold is made in a transaction that is rolled back after `read`,
+   * so reads stay exact while the store refuses writes.
+   */
+  read<T>(read: () => T): T {
+    try {
+      this.foldNow();
+    } catch (error) {
+      if (!isStoreFailure(error)) throw error;
+      this.options.onFoldFailed?.(error, this.state.unfolded, true);
+      return this.readWithTransientFold(read);
+    }
+    return read();
+  }
+
+  private readWithTransientFold<T>(read: () => T): T {
+    const rollBack = new Error('roll back the transient fold');
+    let result: { value: T } | undefined;
+    try {
+      this.options.store.transaction(() => {
+        this.module.invokeEvents(this.state.unfolded);
+        result = { value: read() };
+        throw rollBack;
+      });
+    } catch (error) {
+      if (error !== rollBack) throw error;
+    }
+    return result!.value;
+  }
+
+  /** Resolves when every job submitted so far has been acknowledged or failed, and its events folded. */
+  async drain(): Promise<void> {
+    await this.groups.drain();
+    this.foldWaiting();
+  }
+
+  /** Runs `fn` in one transaction, and keeps what it staged only if that commits. */
+  private transaction<T>(fn: () => T): T {
+    this.staged = undefined;
+    const result = this.options.store.transaction(fn);
+    if (this.staged) this.settle(this.staged);
+    this.staged = undefined;
+    return result;
+  }
+
+  private settle(state: FoldState): void {
+    this.state = state;
+    if (state.unfolded.length === 0) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    } else if (!this.timer) {
+      const wait = Math.max(0, state.since + this.foldDelayMs - performance.now());
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.foldWaiting();
+      }, wait);
+      this.timer.unref();
+    }
+  }
+
+  /** `foldNow` off the request path: a failure is reported, and the events wait for the next fold. */
+  private foldWaiting(): void {
+    try {
+      this.foldNow();
+    } catch (error) {
+      this.options.onFoldFailed?.(error, this.state.unfolded, true);
+    }
   }
 
   private execute(jobs: Job[]): Array<JobResult | Error> {
@@ -128,41 +260,67 @@ export class IngestPipeline {
   }
 
   private executeGroup(jobs: Job[], observe: <T>(job: Job, fn: () => T) => T): Array<JobResult | Error> {
-    const { store } = this.options;
-    const module = this.module;
+    // Each job's run is all or nothing by itself, so a failed job leaves nothing in the group.
+    const out = jobs.map((job) => attempt(() => observe(job, job.run)));
+    const fresh = out.flatMap((r) => (r instanceof Error ? [] : r.newEvents));
+    const { unfolded, since } = this.state;
+    const waiting = unfolded.length === 0 ? fresh : unfolded.concat(fresh);
+    if (waiting.length === 0) return out;
+    const now = performance.now();
+    const defer = this.journal && this.foldDelayMs > 0 && waiting.length < MAX_UNFOLDED && (unfolded.length === 0 || now - since < this.foldDelayMs);
+    if (defer) {
+      this.journal!.append(fresh);
+      this.staged = { unfolded: waiting, since: unfolded.length === 0 ? now : since, quarantined: this.state.quarantined };
+    } else {
+      // One fold for all of them: each aggregate record is read and written once.
+      this.foldedBy.set(jobs, this.fold(waiting));
+    }
+    return out;
+  }
+
+  /**
+   * Folds `events` (inside the running transaction) and stages the state after it: returns the partitions
+   * whose aggregates changed. The journal is emptied but for what the guest could not fold.
+   */
+  private fold(events: readonly StoredEvent[]): Set<string> {
+    const failures: unknown[] = [];
+    const failed = this.foldIsolating(events, failures);
+    const quarantined = failed.length === 0 ? this.state.quarantined : this.state.quarantined.concat(failed);
+    if (this.journal && (this.state.unfolded.length > 0 || quarantined.length > 0)) {
+      this.journal.clear();
+      this.journal.append(quarantined);
+    }
+    this.staged = { unfolded: [], since: 0, quarantined };
+    if (failed.length > 0) this.options.onFoldFailed?.(failures[0], failed, false);
+    const kept = new Set(failed);
+    const partitions = new Set<string>();
+    for (const e of events) if (!kept.has(e)) partitions.add(e.partition);
+    return partitions;
+  }
+
+  /**
+   * Folds `events` all or nothing; when the guest fails on them, folds each half the same way, down to the
+   * single events it fails on, which it returns (and their errors in `failures`). A store failure throws.
+   */
+  private foldIsolating(events: readonly StoredEvent[], failures: unknown[]): StoredEvent[] {
     try {
-      // One fold for the whole group: each aggregate key is read and written once per group.
-      return store.atomically(() => {
-        // Each job's run is all or nothing by itself, so a failed job leaves nothing in the group.
-        const out = jobs.map((job) => attempt(() => observe(job, job.run)));
-        const events = out.flatMap((r) => (r instanceof Error ? [] : r.newEvents));
-        try {
-          module.invokeEvents(events);
-        } catch (error) {
-          throw new FoldFailed('fold of the group failed', { cause: error });
-        }
-        return out;
-      });
+      this.options.store.atomically(() => this.module.invokeEvents(events));
+      return [];
     } catch (error) {
-      if (!(error instanceof FoldFailed)) throw error;
-      // Something in the group cannot be folded: commit each job with its own fold, so one bad
-      // request fails alone.
-      return jobs.map((job) =>
-        attempt(() =>
-          observe(job, () =>
-            store.atomically(() => {
-              const r = job.run();
-              module.invokeEvents(r.newEvents);
-              return r;
-            }),
-          ),
-        ),
-      );
+      if (!(error instanceof GuestCallError) || isStoreFailure(error)) throw error;
+      if (events.length === 1) {
+        failures.push(error);
+        return [events[0]!];
+      }
+      const half = events.length >>> 1;
+      return [...this.foldIsolating(events.slice(0, half), failures), ...this.foldIsolating(events.slice(half), failures)];
     }
   }
 
   private notify(results: Array<JobResult | Error>, jobs: readonly Job[]): void {
-    const onCommitted = this.options.onCommitted;
+    const { onCommitted, onFolded } = this.options;
+    const partitions = this.foldedBy.get(jobs);
+    if (partitions && partitions.size > 0) onFolded?.(partitions);
     if (!onCommitted) return;
     const events: StoredEvent[] = [];
     const traces: unknown[] = [];
@@ -174,8 +332,13 @@ export class IngestPipeline {
         traces.push(trace);
       }
     });
-    if (events.length > 0) onCommitted(new Set(events.map((e) => e.partition)), events, traces);
+    if (events.length > 0) onCommitted(events, traces);
   }
+}
+
+/** The store failed (as opposed to the guest): worth trying again, and not the events' fault. */
+function isStoreFailure(error: unknown): boolean {
+  return error instanceof StoreUnavailableError || (error instanceof GuestCallError && error.code === 'store_unavailable');
 }
 
 function attempt<T>(fn: () => T): T | Error {

@@ -96,19 +96,15 @@ export class EdgeNode {
         },
       });
 
+      // The stream reads the aggregates as the API does: after folding what waits.
+      const read = (path: string) =>
+        pipeline.read(() => module.invokeHttp({ method: 'GET', path, query: '', contentType: '', principal: { kind: 'read', subject: 'stream' }, body: new Uint8Array(0) }));
       const render = (region: string): string | undefined => {
-        const res = module.invokeHttp({
-          method: 'GET',
-          path: `/v1/regions/${region}`,
-          query: '',
-          contentType: '',
-          principal: { kind: 'read', subject: 'stream' },
-          body: new Uint8Array(0),
-        });
+        const res = read(`/v1/regions/${region}`);
         return res.status === 200 ? Buffer.from(res.body).toString('utf8') : undefined;
       };
       const regions = (): string[] => {
-        const res = module.invokeHttp({ method: 'GET', path: '/v1/regions', query: '', contentType: '', principal: { kind: 'read', subject: 'stream' }, body: new Uint8Array(0) });
+        const res = read('/v1/regions');
         if (res.status !== 200) return [];
         return (JSON.parse(Buffer.from(res.body).toString('utf8')) as { regions: Array<{ region: string }> }).regions.map((r) => r.region);
       };
@@ -127,11 +123,21 @@ export class EdgeNode {
         module,
         maxGroupSize: durability.maxGroupSize,
         sync: durableWal,
-        onCommitted: (partitions, events, traces) => {
-          stream.changed(partitions);
-          // With the requests the events came from: a traced one gets a publish span (in its trace).
-          replication.current?.notify(events, traces);
+        journal: {
+          append: (events) => store.journalAppend(module.name, events),
+          load: () => store.journalEvents(module.name),
+          clear: () => store.journalClear(module.name),
         },
+        foldDelayMs: settings['fold-delay-ms'],
+        // With the requests the events came from: a traced one gets a publish span (in its trace).
+        onCommitted: (events, traces) => replication.current?.notify(events, traces),
+        onFolded: (partitions) => stream.changed(partitions),
+        onFoldFailed: (error, events, retry) =>
+          logger.error(retry ? 'fold failed; the events wait for the next fold' : 'the aggregator could not fold events; they stay in the fold journal and are folded again at the next start', {
+            error,
+            events: events.length,
+            first: events[0] && { device_id: events[0].source, region: events[0].partition, time_ms: events[0].timeMs },
+          }),
         observer: telemetry.pipelineObserver,
       });
       if (settings.nats.length > 0) {

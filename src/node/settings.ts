@@ -34,6 +34,7 @@ export const SETTINGS = {
     choices: ['full', 'normal'],
   },
   'group-commit': { kind: 'boolean', default: true, description: 'commit requests that arrive together in one transaction (false: one transaction and fsync per request, for comparison)' },
+  'fold-delay-ms': { kind: 'integer', default: 50, description: 'how long a stored reading may wait to be folded into the aggregates with later ones (reads never see the wait; 0: fold every commit group)' },
   'max-in-flight': { kind: 'integer', default: 1024, description: 'API requests handled at once; more are answered 503 overloaded at once' },
   'headers-timeout-ms': { kind: 'integer', default: 10_000, description: 'time a client has to send its request headers' },
   'request-timeout-ms': { kind: 'integer', default: 30_000, description: 'time a client has to send its whole request' },

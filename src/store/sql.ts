@@ -71,6 +71,16 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE replication_state (k BLOB PRIMARY KEY, n INT, a INT, b INT) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    // The fold journal (src/ingest): events committed to the log whose fold into the aggregates is deferred,
+    // one row per commit group, as a JSON array of identities `[time_ms, source]`. A fold deletes the rows in
+    // its own transaction, so after a crash the rows left are exactly the events still to fold. A rowid table
+    // appended at its right edge and emptied whole: a deferring commit dirties one leaf page of it.
+    version: 3,
+    sql: `
+      CREATE TABLE fold_journal (seq INTEGER PRIMARY KEY, stream INT NOT NULL, identities TEXT NOT NULL) STRICT;
+    `,
+  },
 ];
 
 /** The schema version this code reads and writes. */
@@ -199,6 +209,12 @@ export function prepareStatements(db: Database.Database) {
     ),
 
     integrityCheck: db.prepare<[], string>('PRAGMA integrity_check').pluck(),
+
+    // --- fold journal (migration 3) ---------------------------------------------------------------------
+
+    journalInsert: db.prepare<[stream: number, identities: string]>('INSERT INTO fold_journal (stream, identities) VALUES (?, ?)'),
+    journalOf: db.prepare<[stream: number], string>('SELECT identities FROM fold_journal WHERE stream = ? ORDER BY seq').pluck(),
+    journalClear: db.prepare<[stream: number]>('DELETE FROM fold_journal WHERE stream = ?'),
 
     // --- replication (migration 2): keys are built in sqlite-store.ts -----------------------------------
 

@@ -391,6 +391,55 @@ export class SqliteStore implements GuestStore {
     }
   }
 
+  // --- fold journal -----------------------------------------------------------------------------------
+  // Events of the log whose fold into the aggregates is deferred (src/ingest/ingest-pipeline.ts): written
+  // in the transaction that appends them, cleared in the transaction that folds them.
+
+  /** Records `events` (already in `stream`'s log) as not yet folded. */
+  journalAppend(stream: string, events: readonly StoredEvent[]): void {
+    if (events.length === 0) return;
+    this.check();
+    try {
+      const identities = JSON.stringify(events.map((e) => [e.timeMs, e.source]));
+      this.write(() => this.sql.journalInsert.run(this.intern(stream), identities));
+    } catch (error) {
+      throw this.fail(error);
+    }
+  }
+
+  /** The events recorded as not yet folded, oldest first, read back from the log. */
+  journalEvents(stream: string): StoredEvent[] {
+    this.check();
+    try {
+      const streamId = this.lookup(stream);
+      if (streamId === undefined) return [];
+      const names = new Map<number, string>();
+      const events: StoredEvent[] = [];
+      for (const row of this.sql.journalOf.all(streamId)) {
+        for (const [timeMs, source] of JSON.parse(row) as Array<[number, string]>) {
+          const stored = this.sql.eventByIdentity.get(streamId, timeMs, source);
+          // The journal is written with the events it names, so this is a damaged database.
+          if (stored === undefined) throw new Error(`the fold journal names an event not in the log: ${source} at ${timeMs}`);
+          events.push({ partition: this.symbolName(stored.partition, names), source, timeMs, payload: stored.payload });
+        }
+      }
+      return events;
+    } catch (error) {
+      throw this.fail(error);
+    }
+  }
+
+  /** Forgets every event recorded as not yet folded in `stream`. */
+  journalClear(stream: string): void {
+    this.check();
+    try {
+      const streamId = this.lookup(stream);
+      if (streamId !== undefined) this.write(() => this.sql.journalClear.run(streamId));
+    } catch (error) {
+      throw this.fail(error);
+    }
+  }
+
   // --- replication ------------------------------------------------------------------------------------
 
   /** Up to `limit` outbox entries after position `after` (0: from the oldest), oldest first. */

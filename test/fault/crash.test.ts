@@ -1,5 +1,6 @@
 /** SIGKILL at random moments under load, then restart (test/fault/crash-harness.ts); CI runs 10 rounds. */
 import { expect, it } from 'vitest';
+import { NodeProcess } from '../helpers/node-process.js';
 import { runCrashRounds } from './crash-harness.js';
 
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 10);
@@ -9,3 +10,31 @@ it(`keeps every acknowledged reading, counts each once, and stays intact over ${
   expect(result.acknowledged).toBeGreaterThan(0);
   expect(result.stored).toBeGreaterThanOrEqual(result.acknowledged);
 }, 60_000 + ROUNDS * 10_000);
+
+it('folds after a restart the readings whose fold a kill -9 cut short (the fold journal)', async () => {
+  // The fold waits ten minutes, so every reading below is acknowledged with its fold still to come.
+  const node = await NodeProcess.start({ flags: { 'fold-delay-ms': '600000' } });
+  try {
+    const [gateway, reader] = await Promise.all([node.token('gateway'), node.token('read')]);
+    const now = Date.now();
+    const readings = Array.from({ length: 30 }, (_, i) => ({ device_id: `d-${i % 4}`, region: `crash-${i % 2}`, temperature_c: i / 2, timestamp: now - 60_000 + i }));
+    for (const batch of [readings.slice(0, 10), readings.slice(10)]) {
+      const res = await node.fetch('/v1/readings', { method: 'POST', token: gateway, headers: { 'content-type': 'application/json' }, body: JSON.stringify(batch) });
+      expect(res.status).toBe(200);
+    }
+    await node.kill();
+    const again = await NodeProcess.start({ dataDir: node.dataDir, flags: { 'fold-delay-ms': '600000' } });
+    try {
+      const res = await again.fetch('/v1/regions', { token: reader });
+      const regions = ((await res.json()) as { regions: Array<{ region: string; count: number; sum: number }> }).regions;
+      expect(regions.map((r) => [r.region, r.count, r.sum])).toEqual([
+        ['crash-0', 15, readings.filter((_r, i) => i % 2 === 0).reduce((s, r) => s + r.temperature_c, 0)],
+        ['crash-1', 15, readings.filter((_r, i) => i % 2 === 1).reduce((s, r) => s + r.temperature_c, 0)],
+      ]);
+    } finally {
+      await again.stop();
+    }
+  } finally {
+    node.cleanup();
+  }
+}, 30_000);

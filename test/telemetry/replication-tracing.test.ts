@@ -214,7 +214,7 @@ describe('the write path', () => {
     const pipeline = new IngestPipeline({
       store: { transaction: (fn) => fn(), atomically: (fn) => fn() },
       module,
-      onCommitted: (_partitions, events, traces) => calls.push({ events, traces }),
+      onCommitted: (events, traces) => calls.push({ events, traces }),
     });
     const body = (s: string) => ({ method: 'POST', path: '/v1/readings', query: '', contentType: 'text/plain', principal: { kind: 'gateway', subject: 't' }, body: Buffer.from(s) }) as never;
     // One group of three requests (submitted in the same turn), the second with nothing new.
