@@ -71,6 +71,9 @@ export interface IngestPipelineOptions {
  */
 export const MAX_UNFOLDED = 1024;
 
+/** After a failed timed fold (the store refused it), the next try waits at least this long. */
+const RETRY_FOLD_MS = 1000;
+
 /** Hooks around the write path's work (src/telemetry implements them). */
 export interface PipelineObserver {
   /** Runs one request's unit of work (its guest call); `trace` is what `submit` was given. */
@@ -232,21 +235,27 @@ export class IngestPipeline {
       clearTimeout(this.timer);
       this.timer = undefined;
     } else if (!this.timer) {
-      const wait = Math.max(0, state.since + this.foldDelayMs - performance.now());
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.foldWaiting();
-      }, wait);
-      this.timer.unref();
+      this.foldIn(state.since + this.foldDelayMs - performance.now());
     }
   }
 
-  /** `foldNow` off the request path: a failure is reported, and the events wait for the next fold. */
+  /** Folds what waits in `ms`, with no read or write needed (the stream then shows it). */
+  private foldIn(ms: number): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.foldWaiting();
+    }, Math.max(0, ms));
+    // A stopping node folds in `drain`; the timer alone does not keep the process alive.
+    this.timer.unref();
+  }
+
+  /** `foldNow` off the request path: a failure is reported, and the events wait for the next try. */
   private foldWaiting(): void {
     try {
       this.foldNow();
     } catch (error) {
       this.options.onFoldFailed?.(error, this.state.unfolded, true);
+      if (!this.timer) this.foldIn(Math.max(this.foldDelayMs, RETRY_FOLD_MS));
     }
   }
 

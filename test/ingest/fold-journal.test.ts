@@ -244,4 +244,22 @@ describe('when the fold fails', () => {
     expect(n.journal()).toEqual([]);
     expect(n.kvDump().length).toBeGreaterThan(0);
   });
+
+  it('tries a timed fold the store refused again later, by itself', async () => {
+    let refuse = true;
+    const n = await rig(tempDb(), 20, (store) => ({
+      ...journalOf(store),
+      clear: () => {
+        if (refuse) throw new StoreUnavailableError('database or disk is full', 'disk_full');
+        store.journalClear(STREAM);
+      },
+    }));
+    await n.post([reading(0)]);
+    for (let i = 0; i < 100 && n.failures.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(n.failures.map((f) => f.retry)).toEqual([true]);
+    refuse = false;
+    for (let i = 0; i < 300 && n.folded.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(n.folded).toEqual([['r0']]);
+    expect(n.journal()).toEqual([]);
+  });
 });
