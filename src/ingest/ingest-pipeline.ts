@@ -214,10 +214,15 @@ export class IngestPipeline {
     return result!.value;
   }
 
-  /** Resolves when every job submitted so far has been acknowledged or failed, and its events folded. */
+  /**
+   * For a stop: resolves when every job submitted so far has been acknowledged or failed and the waiting
+   * events are folded (or, if the store refused, left in the journal for the next start).
+   */
   async drain(): Promise<void> {
     await this.groups.drain();
     this.foldWaiting();
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   /** Runs `fn` in one transaction, and keeps what it staged only if that commits. */
