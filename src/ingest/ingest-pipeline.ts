@@ -147,6 +147,16 @@ export class IngestPipeline {
     if (left.length > 0) this.settle({ unfolded: left, since: performance.now(), quarantined: [] });
   }
 
+  /** Committed events whose fold waits (0 when the aggregates are up to date). */
+  get waiting(): number {
+    return this.state.unfolded.length;
+  }
+
+  /** Events the guest could not fold, kept in the journal until the next start. */
+  get quarantined(): number {
+    return this.state.quarantined.length;
+  }
+
   /**
    * Handles a write request through the guest; resolves after its effects are durable. `trace` is the
    * request's telemetry scope, handed to the observer as is.

@@ -174,6 +174,7 @@ export class EdgeNode {
       const shedder = new LoadShedder(settings['max-in-flight']);
       telemetry.observeBreaker(breaker);
       telemetry.observeShedder(shedder);
+      telemetry.observeFold(pipeline);
       telemetry.observeReplication(() => {
         const info = replication.current?.fleetInfo();
         return info && snapshotFromFleetInfo(info);

@@ -507,6 +507,14 @@ export class Telemetry {
     meter.createObservableUpDownCounter('edgeagg.requests.in_flight', { description: 'API requests being handled.', unit: '{request}' }).addCallback((r) => r.observe(shedder.inFlight));
   }
 
+  /** The fold's backlog (src/ingest/ingest-pipeline.ts), read at each collection. */
+  observeFold(fold: { readonly waiting: number; readonly quarantined: number }): void {
+    const meter = this.metrics?.meter;
+    if (!meter) return;
+    meter.createObservableGauge('edgeagg.fold.waiting', { description: 'Stored events whose fold into the aggregates waits (--fold-delay-ms); reads fold them first.', unit: '{event}' }).addCallback((r) => r.observe(fold.waiting));
+    meter.createObservableGauge('edgeagg.fold.quarantined', { description: 'Stored events the module could not fold, kept in the fold journal until the next start.', unit: '{event}' }).addCallback((r) => r.observe(fold.quarantined));
+  }
+
   // --- replication -----------------------------------------------------------------------------------------
 
   /**

@@ -161,3 +161,24 @@ describe('metrics-listen', () => {
     }
   });
 });
+
+describe('the fold', () => {
+  it('shows the readings whose fold waits, and none once a read has folded them', async () => {
+    const other = await NodeProcess.start({ flags: { 'fold-delay-ms': '600000', 'metrics-listen': '127.0.0.1:0', 'log-format': 'json' } });
+    try {
+      const url = await eventually('the metrics address in the log', async () => /"url":"(http:\/\/127\.0\.0\.1:\d+\/metrics)"[^\n]*"msg":"metrics listening"/.exec(other.stderr)?.[1]);
+      const gauge = async (name: string): Promise<number> => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(await (await fetch(url)).text())?.[1]);
+      const readings = [0, 1, 2].map((i) => ({ device_id: `fold-${i}`, region: 'fold', temperature_c: 20 + i, timestamp: base + i }));
+      const posted = await other.fetch('/v1/readings', { method: 'POST', token: await other.token('gateway'), headers: { 'content-type': 'application/json' }, body: JSON.stringify(readings) });
+      expect(posted.status).toBe(200);
+      expect(await gauge('edgeagg_fold_waiting')).toBe(3);
+      expect(await gauge('edgeagg_fold_quarantined')).toBe(0);
+      const read = await other.fetch('/v1/regions/fold', { token: await other.token('read') });
+      expect(((await read.json()) as { count: number }).count).toBe(3);
+      expect(await gauge('edgeagg_fold_waiting')).toBe(0);
+    } finally {
+      await other.stop();
+      other.cleanup();
+    }
+  });
+});
