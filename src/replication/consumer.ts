@@ -1,9 +1,9 @@
 /**
  * The node's durable JetStream consumers: one for every partition (region) it follows, or one for all.
- * Messages that arrive together are folded together through the ingest pipeline's `submitEvents` (the same
- * dedup and fold as local readings, in one group commit) and acknowledged one by one only after that
+ * Messages that arrive together go through the ingest pipeline's `submitEvents` together (the same dedup
+ * and fold as local readings, stored in one group commit) and are acknowledged one by one only after that
  * resolved, i.e. once the events are durable here. A message that this node published itself is
- * acknowledged without being decoded. A fold that fails leaves its messages unacknowledged (they are
+ * acknowledged without being decoded. A commit that fails leaves its messages unacknowledged (they are
  * redelivered); a message that cannot be decoded is terminated and counted.
  */
 import type { JsMsg, JetStreamClient, JetStreamManager, ConsumerMessages } from '@nats-io/jetstream';

@@ -1,6 +1,6 @@
 /**
  * Traces across nodes: a reading's trace goes from the request that took it, through the publish of its
- * event, to the fold of that event on every node that receives it. The trace context travels in the
+ * event, to the commit of that event on every node that receives it. The trace context travels in the
  * message's `traceparent`/`tracestate` headers; between the commit and the publish it is kept in memory
  * only (see {@link EventTraceMemory}), never in the outbox: tracing adds no byte written per reading.
  *
