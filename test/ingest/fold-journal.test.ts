@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IngestPipeline, MAX_UNFOLDED, type FoldJournal } from '../../src/ingest/ingest-pipeline.js';
-import { GuestCallError, StoreUnavailableError, type GuestModule, type StoredEvent } from '../../src/runtime/index.js';
+import { StoreUnavailableError, type StoredEvent } from '../../src/runtime/index.js';
 import { SqliteStore } from '../../src/store/index.js';
-import { loadTestGuest } from '../helpers/guests.js';
+import { loadTestGuest, loadWasm, wat } from '../helpers/guests.js';
 
 const STREAM = 'aggregator';
 const MINUTE = 60_000;
@@ -168,59 +168,85 @@ describe('a deferred fold', () => {
 });
 
 describe('when the fold fails', () => {
-  /** The write path with a guest whose fold traps on any event from the device "bad". */
-  function faultyRig(path: string) {
+  /**
+   * A real guest (WebAssembly text) whose fold records each event's source as a kv key, and traps on any
+   * event whose source starts with "b".
+   */
+  const FAULTY_FOLD = `(module
+    (import "ea" "kv_put" (func $kv_put (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1 4)
+    (global $heap (mut i32) (i32.const 1024))
+    (func (export "ea_alloc") (param $len i32) (result i32)
+      (local $p i32)
+      (local.set $p (global.get $heap))
+      (global.set $heap (i32.add (global.get $heap) (local.get $len)))
+      (local.get $p))
+    (func (export "ea_on_events") (param $ptr i32) (param $len i32) (result i32)
+      (local $n i32) (local $p i32) (local $src i32) (local $srcLen i32)
+      (local.set $n (i32.load (local.get $ptr)))
+      (local.set $p (i32.add (local.get $ptr) (i32.const 4)))
+      (block $done
+        (loop $next
+          (br_if $done (i32.eqz (local.get $n)))
+          (local.set $p (i32.add (i32.add (local.get $p) (i32.const 2)) (i32.load16_u (local.get $p)))) ;; partition
+          (local.set $srcLen (i32.load16_u (local.get $p)))
+          (local.set $src (i32.add (local.get $p) (i32.const 2)))
+          (if (i32.eq (i32.load8_u (local.get $src)) (i32.const 98)) (then unreachable)) ;; "b..."
+          (drop (call $kv_put (local.get $src) (local.get $srcLen) (local.get $src) (local.get $srcLen)))
+          (local.set $p (i32.add (i32.add (local.get $src) (local.get $srcLen)) (i32.const 8))) ;; source, time
+          (local.set $p (i32.add (i32.add (local.get $p) (i32.const 4)) (i32.load (local.get $p)))) ;; payload
+          (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+          (br $next)))
+      (i32.const 0)))`;
+
+  /** The write path with that guest: events arrive as from another node (`submitEvents`). */
+  async function faultyRig(path: string) {
     const store = SqliteStore.open({ path, synchronous: 'normal' });
     open.push(store);
-    const folded: string[] = [];
     const calls: number[] = [];
-    const module = {
-      invokeHttp: (req: { body: Uint8Array }) => {
-        const sources = JSON.parse(Buffer.from(req.body).toString('utf8')) as string[];
-        const newEvents = sources
-          .map((source, i) => ({ partition: 'p', source, timeMs: BASE + i, payload: Buffer.from([1]) }))
-          .filter((e) => store.appendEvent(STREAM, e) === 'new');
-        return { status: 200, contentType: '', body: new Uint8Array(0), newEvents };
-      },
-      invokeEvents: (events: readonly StoredEvent[]) => {
-        calls.push(events.length);
-        if (events.some((e) => e.source === 'bad')) throw new GuestCallError('guest_trap', 'trapped: unreachable');
-        folded.push(...events.map((e) => e.source));
-      },
-    } as unknown as GuestModule;
+    const module = await loadWasm(wat(FAULTY_FOLD), { store, name: 'faulty', capabilities: ['kv', 'events'], onCall: (r) => r.trigger === 'events' && calls.push(1) });
     const failures: Array<{ sources: string[]; retry: boolean }> = [];
     const pipeline = new IngestPipeline({
       store,
       module,
-      journal: journalOf(store),
+      journal: journalOf(store, module.name),
       foldDelayMs: LONG,
       onFoldFailed: (_e, events, retry) => failures.push({ sources: events.map((e) => e.source), retry }),
     });
-    const post = (sources: string[]) => pipeline.submit({ method: 'POST', path: '/v1/readings', query: '', contentType: '', principal: { kind: 'gateway', subject: '' }, body: Buffer.from(JSON.stringify(sources)) });
-    return { store, pipeline, post, folded, calls, failures };
+    const submit = (sources: string[]) =>
+      pipeline.submitEvents(
+        sources.map((source, i) => ({ partition: 'p', source, timeMs: BASE + i, payload: Buffer.from([1]) })),
+        (e) => store.appendEvent(module.name, e),
+      );
+    const folded = () => store.kvList(module.namespace, new Uint8Array(0), undefined, 1000).map((k) => Buffer.from(k).toString('utf8')).sort();
+    const journal = () => store.journalEvents(module.name).map((e) => e.source);
+    return { store, pipeline, submit, folded, journal, calls, failures };
   }
 
   it('folds every other event, and keeps the ones the guest fails on in the journal for the next start', async () => {
     const path = tempDb();
-    const n = faultyRig(path);
-    await n.post(['a', 'b', 'bad', 'c', 'd', 'e', 'f', 'g']);
+    const n = await faultyRig(path);
+    await n.submit(['a', 'c', 'bad', 'd', 'e', 'f', 'g', 'h']);
+    expect(n.journal()).toHaveLength(8);
     n.pipeline.foldNow();
-    expect(n.folded.sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+    expect(n.folded()).toEqual(['a', 'c', 'd', 'e', 'f', 'g', 'h']);
     expect(n.failures).toEqual([{ sources: ['bad'], retry: false }]);
-    // Isolation is a bisection: about 2 log2(8) calls, not one per event.
-    expect(n.calls.length).toBeLessThanOrEqual(8);
-    expect(n.store.journalEvents(STREAM).map((e) => e.source)).toEqual(['bad']);
+    // Isolation is a bisection: 1 + 2 log2(8) calls here, not one per event.
+    expect(n.calls.length).toBeLessThanOrEqual(7);
+    expect(n.journal()).toEqual(['bad']);
     // Later folds keep it recorded (and do not try it again in this process).
-    await n.post(['h']);
+    await n.submit(['i']);
+    n.calls.length = 0;
     n.pipeline.foldNow();
-    expect(n.folded).toContain('h');
+    expect(n.calls).toHaveLength(1);
+    expect(n.folded()).toContain('i');
     expect(n.failures).toHaveLength(1);
-    expect(n.store.journalEvents(STREAM).map((e) => e.source)).toEqual(['bad']);
+    expect(n.journal()).toEqual(['bad']);
     // The next start (a fixed guest, say) gets it back.
     n.store.close();
     open.splice(open.indexOf(n.store), 1);
-    const again = faultyRig(path);
-    expect(again.store.journalEvents(STREAM).map((e) => e.source)).toEqual(['bad']);
+    const again = await faultyRig(path);
+    expect(again.journal()).toEqual(['bad']);
   });
 
   it('keeps reads exact while the store refuses the fold (a full disk), and folds once it takes it again', async () => {
