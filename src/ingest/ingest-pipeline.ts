@@ -53,8 +53,9 @@ export interface IngestPipelineOptions {
   /** Told after a fold with the partitions (regions) whose aggregates changed. */
   onFolded?: (partitions: Set<string>) => void;
   /**
-   * Told when events could not be folded: `retry` true when the store failed (they wait for the next fold),
-   * false when the guest failed on them (they stay in the journal, folded again at the next start).
+   * Told when events could not be folded: `retry` true when the store failed (they wait for the next fold;
+   * told once until a fold succeeds), false when the guest failed on them (they stay in the journal, folded
+   * again at the next start).
    */
   onFoldFailed?: (error: unknown, events: readonly StoredEvent[], retry: boolean) => void;
   onGroup?: (report: GroupReport) => void;
@@ -122,6 +123,8 @@ export class IngestPipeline {
   /** The partitions a group folded, told once the group is durable. */
   private readonly foldedBy = new WeakMap<readonly Job[], Set<string>>();
   private timer: NodeJS.Timeout | undefined;
+  /** The last fold the store was asked for was refused (reported once until a fold succeeds). */
+  private refusing = false;
 
   constructor(private readonly options: IngestPipelineOptions) {
     this.module = options.module;
@@ -203,7 +206,7 @@ export class IngestPipeline {
       this.foldNow();
     } catch (error) {
       if (!isStoreFailure(error)) throw error;
-      this.options.onFoldFailed?.(error, this.state.unfolded, true);
+      this.storeRefused(error);
       return this.readWithTransientFold(read);
     }
     return read();
@@ -246,6 +249,7 @@ export class IngestPipeline {
 
   private settle(state: FoldState): void {
     this.state = state;
+    if (state.unfolded.length === 0) this.refusing = false;
     if (state.unfolded.length === 0) {
       clearTimeout(this.timer);
       this.timer = undefined;
@@ -269,9 +273,16 @@ export class IngestPipeline {
     try {
       this.foldNow();
     } catch (error) {
-      this.options.onFoldFailed?.(error, this.state.unfolded, true);
+      this.storeRefused(error);
       if (!this.timer) this.foldIn(Math.max(this.foldDelayMs, RETRY_FOLD_MS));
     }
+  }
+
+  /** Reports a fold the store refused, once per run of refusals (reads during a full disk would repeat it). */
+  private storeRefused(error: unknown): void {
+    if (this.refusing) return;
+    this.refusing = true;
+    this.options.onFoldFailed?.(error, this.state.unfolded, true);
   }
 
   private execute(jobs: Job[]): Array<JobResult | Error> {

@@ -261,6 +261,8 @@ describe('when the fold fails', () => {
     await n.post([reading(0), reading(1)]);
     refuse = true;
     expect(n.counts()).toEqual({ r0: 1, r1: 1 });
+    expect(n.counts()).toEqual({ r0: 1, r1: 1 });
+    // Reported once while the store keeps refusing, not once per read.
     expect(n.failures.map((f) => [f.events.length, f.retry])).toEqual([[2, true]]);
     // The read's fold was rolled back: nothing stored, the events still wait.
     expect(n.kvDump()).toEqual([]);
