@@ -145,11 +145,16 @@ describe('what Prometheus scraped matches the traffic sent', () => {
   });
 });
 
+/** Where a node started with `--metrics-listen 127.0.0.1:0` serves /metrics, from its log. */
+function metricsUrl(node: NodeProcess): Promise<string> {
+  return eventually('the metrics address in the log', async () => /"url":"(http:\/\/127\.0\.0\.1:\d+\/metrics)"[^\n]*"msg":"metrics listening"/.exec(node.stderr)?.[1]);
+}
+
 describe('metrics-listen', () => {
   it('serves /metrics without auth on a separate address when no token is set, and not on the API port', async () => {
     const other = await NodeProcess.start({ flags: { 'metrics-listen': '127.0.0.1:0', 'log-format': 'json' } });
     try {
-      const url = await eventually('the metrics address in the log', async () => /"url":"(http:\/\/127\.0\.0\.1:\d+\/metrics)"[^\n]*"msg":"metrics listening"/.exec(other.stderr)?.[1]);
+      const url = await metricsUrl(other);
       const res = await fetch(url);
       expect(res.status).toBe(200);
       expect(await res.text()).toMatch(/^# TYPE edgeagg_circuit_breaker_state gauge$/m);
@@ -166,7 +171,7 @@ describe('the fold', () => {
   it('shows the readings whose fold waits, and none once a read has folded them', async () => {
     const other = await NodeProcess.start({ flags: { 'fold-delay-ms': '600000', 'metrics-listen': '127.0.0.1:0', 'log-format': 'json' } });
     try {
-      const url = await eventually('the metrics address in the log', async () => /"url":"(http:\/\/127\.0\.0\.1:\d+\/metrics)"[^\n]*"msg":"metrics listening"/.exec(other.stderr)?.[1]);
+      const url = await metricsUrl(other);
       const gauge = async (name: string): Promise<number> => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(await (await fetch(url)).text())?.[1]);
       const readings = [0, 1, 2].map((i) => ({ device_id: `fold-${i}`, region: 'fold', temperature_c: 20 + i, timestamp: base + i }));
       const posted = await other.fetch('/v1/readings', { method: 'POST', token: await other.token('gateway'), headers: { 'content-type': 'application/json' }, body: JSON.stringify(readings) });
