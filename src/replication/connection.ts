@@ -5,8 +5,9 @@
  * and the publisher are set up again by the session).
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import type { Logger } from '../telemetry/logger.js';
-import { RECONNECT_BACKOFF, backoffDelay, sleep, type Backoff } from './backoff.js';
+import type { Logger } from '../telemetry/index.js';
+import { backoffDelay, sleep, type BackoffPolicy } from '../resilience/index.js';
+import { RECONNECT_BACKOFF } from './backoff.js';
 
 /** Where the connection is; `since` is a Unix time in milliseconds. */
 export type ConnectionStatus =
@@ -27,7 +28,7 @@ export interface FleetConnectionOptions {
    */
   session: (nc: NatsConnection, signal: AbortSignal) => Promise<void>;
   /** @default RECONNECT_BACKOFF: 250 ms doubling to 5 s, 50% jitter */
-  backoff?: Backoff;
+  backoff?: BackoffPolicy;
   /** Milliseconds to wait for a server to answer a connection attempt. @default 2000 */
   connectTimeoutMs?: number;
   /** Milliseconds between client pings; two unanswered pings close a stale connection. @default 5000 */

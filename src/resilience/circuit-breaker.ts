@@ -8,7 +8,7 @@
  * guest's bug) and the count-in-a-window trigger.
  */
 import { CircuitBreakerPolicy, CircuitState, BrokenCircuitError, circuitBreaker, handleWhen, type IBreaker } from 'cockatiel';
-import { GuestCallError, StoreUnavailableError } from '../runtime/index.js';
+import { isStoreFailure } from './store-failure.js';
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
@@ -30,11 +30,6 @@ export class CircuitOpenError extends Error {
   constructor(readonly retryAfterMs: number) {
     super('the store is failing; requests are refused until it recovers');
   }
-}
-
-/** Only the store's own failures count; a bad request or a guest's trap says nothing about the disk. */
-export function isStoreFailure(error: unknown): boolean {
-  return error instanceof StoreUnavailableError || (error instanceof GuestCallError && error.code === 'store_unavailable');
 }
 
 /** Opens after `threshold` failures within `windowMs` (cockatiel's IBreaker contract). */

@@ -1,4 +1,7 @@
-/** Resilience: the store's circuit breaker, load shedding and retry with backoff. */
-export { StoreBreaker, CircuitOpenError, isStoreFailure, type BreakerState, type StoreBreakerOptions } from './circuit-breaker.js';
+/** Resilience: the store's circuit breaker, load shedding, and retry with backoff as data. */
+export { StoreBreaker, CircuitOpenError, type BreakerState, type StoreBreakerOptions } from './circuit-breaker.js';
+export { isStoreFailure } from './store-failure.js';
 export { LoadShedder } from './load-shedder.js';
-export { withRetry, type RetryOptions } from './retry.js';
+export { backoffDelay, type BackoffPolicy } from './backoff.js';
+export { sleep } from './sleep.js';
+export { withRetry, RetryableError, RETRY_BACKOFF, type RetryOptions } from './retry.js';

@@ -2,14 +2,16 @@
  * A fleet run: sensors measuring on a schedule, their readings batched and posted, the node's
  * answers accounted for, and at the end the node's aggregates checked against them.
  */
-import { issueToken, readNodeKey } from '../auth/tokens.js';
+import { issueToken, readNodeKey } from '../auth/index.js';
+import { RequestRefusedError } from '../client/index.js';
+import { RetryableError, sleep, withRetry, type BackoffPolicy } from '../resilience/index.js';
+import { Channel, LOST_ANSWER } from './channel.js';
 import { checkAggregates, type AggregateView, type CheckResult } from './check.js';
 import { DEFAULT_REGIONS, climateOf } from './climate.js';
 import { LABEL, SimDevice, type SimReading } from './device.js';
 import { Ledger, type SimulatorStats } from './ledger.js';
 import { resolveOptions, type ResolvedOptions, type SimulatorOptions } from './options.js';
 import { Random, seedOf } from './random.js';
-import { ReadingsClient } from './sender.js';
 
 export interface SimulatorSummary {
   /** False only when the check failed (a skipped check passes). */
@@ -46,29 +48,14 @@ export function startSimulator(options: SimulatorOptions): Simulator {
 
 const TICK_MS = 50;
 const BURST_FACTOR = 10;
-
-/** A queue of readings sent under one token: a sensor's own, or a gateway's for the sensors behind it. */
-class Channel {
-  readonly queue: SimReading[] = [];
-  oldestAt = 0;
-  busy = false;
-  constructor(
-    readonly token: string | undefined,
-    readonly random: Random,
-  ) {}
-
-  enqueue(reading: SimReading): void {
-    if (this.queue.length === 0) this.oldestAt = Date.now();
-    this.queue.push(reading);
-  }
-}
+/** Reading the aggregates: one reader, so no jitter is needed. */
+const READ_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 1_000, multiplier: 2, jitter: 0 };
 
 class FleetRun {
   readonly done: Promise<SimulatorSummary>;
   private resolveDone!: (s: SimulatorSummary) => void;
   private rejectDone!: (e: unknown) => void;
   private readonly ledger: Ledger;
-  private readonly client: ReadingsClient;
   private readonly random: Random;
   private readonly abandon = new AbortController();
   private devices: SimDevice[] = [];
@@ -92,7 +79,6 @@ class FleetRun {
 
   constructor(private readonly o: ResolvedOptions) {
     this.ledger = new Ledger(o.devices, o.check);
-    this.client = new ReadingsClient({ url: o.url, timeoutMs: o.requestTimeoutMs });
     this.random = new Random(seedOf(o.seed, 'fleet'));
     this.done = new Promise((resolve, reject) => {
       this.resolveDone = resolve;
@@ -164,7 +150,7 @@ class FleetRun {
 
     // With device tokens each sensor sends for itself; a shared token is a gateway's, and a few gateways share the sensors.
     const channelCount = deviceTokens ? o.devices : Math.min(o.devices, o.concurrency);
-    this.channels = Array.from({ length: channelCount }, (_, i) => new Channel(deviceTokens?.[i] ?? shared, new Random(seedOf(o.seed, 'channel', i))));
+    this.channels = Array.from({ length: channelCount }, (_, i) => new Channel(o, deviceTokens?.[i] ?? shared, new Random(seedOf(o.seed, 'channel', i))));
     this.devices = ids.map((id, i) => {
       const region = o.regions[i % o.regions.length]!;
       const channel = this.channels[i % channelCount]!;
@@ -243,33 +229,30 @@ class FleetRun {
     channel.busy = true;
     stats.inFlight++;
     this.inFlightReadings += readings.length;
-    let lost = 0;
     try {
-      const outcome = await this.client.post(channel.token, JSON.stringify(readings.map((r) => r.item)), readings.length, {
+      const answer = await channel.post(readings, {
         signal: this.abandon.signal,
         onAttempt: (attempt) => {
           stats.requests++;
           if (attempt === 0) this.ledger.posted(readings);
           else stats.retries++;
         },
-        onFailure: (kind) => this.ledger.attemptFailed(kind),
-        loseAnswer: () => {
-          if (lost >= 3 || !channel.random.chance(this.o.faults.retryShare)) return false;
-          lost++;
-          stats.lostAnswers++;
-          return true;
+        onFailure: (error) => {
+          if (error.code === LOST_ANSWER) stats.lostAnswers++;
+          else this.ledger.attemptFailed(error.code);
         },
       });
-      if (outcome.kind === 'answered') {
-        const now = Date.now();
-        outcome.results.forEach((result, i) => this.ledger.answer(readings[i]!, result.status, result.error?.code, now));
-      } else {
+      const now = Date.now();
+      answer.results.forEach((result, i) => this.ledger.answer(readings[i]!, result.status, result.error?.code, now));
+    } catch (error) {
+      if (error instanceof RequestRefusedError) {
+        this.ledger.attemptFailed(`http_${error.status}`);
         this.ledger.refused(readings);
-        this.warnOnce(`refused:${outcome.code}`, `the node refused a batch: ${outcome.status} ${outcome.code}: ${outcome.message}`);
+        this.warnOnce(`refused:${error.code}`, `the node refused a batch: ${error.status} ${error.code}: ${error.message}`);
+      } else {
+        // Abandoned at the end of the drain: what the node holds of these is unknown.
+        this.ledger.abandoned(readings);
       }
-    } catch {
-      // Abandoned at the end of the drain: what the node holds of these is unknown.
-      this.ledger.abandoned(readings);
     } finally {
       channel.busy = false;
       stats.inFlight--;
@@ -288,7 +271,7 @@ class FleetRun {
     if (!this.idle()) {
       this.o.onWarning(`gave up delivering after ${this.o.drainTimeoutMs} ms; what was not answered is counted as in doubt or unsent`);
       this.abandon.abort();
-      // In-flight requests end at once; one waiting out a backoff delay ends after it (at most the longest delay).
+      // In-flight requests and backoff waits end at once.
       while (this.ledger.stats.inFlight > 0) await sleep(TICK_MS);
       for (const c of this.channels) this.ledger.abandoned(c.queue.splice(0));
     }
@@ -340,30 +323,29 @@ class FleetRun {
   private async readAggregates(budgetMs: number): Promise<Map<string, AggregateView>> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.readToken) headers.authorization = `Bearer ${this.readToken}`;
-    let lastError: unknown;
     const deadline = Date.now() + budgetMs;
-    for (let attempt = 0; attempt === 0 || Date.now() < deadline; attempt++) {
-      if (attempt > 0) await sleep(Math.min(100 * 2 ** attempt, 1_000, Math.max(0, deadline - Date.now())));
+    const read = async (): Promise<Map<string, AggregateView>> => {
       let res: Response;
       try {
         res = await fetch(`${this.o.url}/v1/regions`, { headers, signal: AbortSignal.timeout(Math.max(1_000, Math.min(this.o.requestTimeoutMs, deadline - Date.now()))) });
       } catch (error) {
-        lastError = error;
-        continue;
+        throw new RetryableError('network', (error as Error).message, { cause: error });
       }
       const text = await res.text();
-      if (res.status >= 500) {
-        lastError = new Error(`${res.status} ${text.slice(0, 200)}`);
-        continue;
-      }
+      if (res.status >= 500) throw new RetryableError(`http_${res.status}`, `${res.status} ${text.slice(0, 200)}`);
       if (res.status !== 200) {
         const hint = res.status === 401 || res.status === 403 ? ' (give a token that may read: --read-token, an admin --token, or --data-dir)' : '';
         throw new Error(`GET /v1/regions answered ${res.status} ${text.slice(0, 200)}${hint}`);
       }
       const body = JSON.parse(text) as { regions: Array<AggregateView & { region: string }> };
       return new Map(body.regions.map((r) => [r.region, { count: r.count, sum: r.sum, min: r.min, max: r.max }]));
+    };
+    try {
+      return await withRetry(read, { backoff: READ_BACKOFF, maxAttempts: Number.POSITIVE_INFINITY, budgetMs, retryable: (e) => e instanceof RetryableError });
+    } catch (error) {
+      if (!(error instanceof RetryableError)) throw error;
+      throw new Error(`the node at ${this.o.url} cannot be reached: ${error.message}`, { cause: error });
     }
-    throw new Error(`the node at ${this.o.url} cannot be reached: ${(lastError as Error)?.message ?? 'unknown error'}`);
   }
 
   private warnOnce(key: string, message: string): void {
@@ -380,8 +362,4 @@ class FleetRun {
 function perTick(share: number, meanMs: number): number {
   if (share <= 0) return 0;
   return Math.min(1, (share / (1 - share) / meanMs) * TICK_MS);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

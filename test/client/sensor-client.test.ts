@@ -23,7 +23,7 @@ it('retries idempotently through a crash and restart of the node', async () => {
   const port = String(await freePort());
   let node = await NodeProcess.start({ dataDir, flags: { port } });
   try {
-    const client = new SensorClient({ url: node.url, token: await node.token('gateway'), retry: { initialDelayMs: 20, maxDelayMs: 200, budgetMs: 20_000, maxAttempts: 100 } });
+    const client = new SensorClient({ url: node.url, token: await node.token('gateway'), retry: { backoff: { initialMs: 20, maxMs: 200, multiplier: 2, jitter: 1 }, budgetMs: 20_000, maxAttempts: 100 } });
     const t = Date.now() - 60_000;
     const batches: Reading[][] = Array.from({ length: 30 }, (_, b) =>
       Array.from({ length: 20 }, (_, i) => ({ device_id: `client-${b}`, region: 'client', temperature_c: i, timestamp: t + i })),
