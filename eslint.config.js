@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { folderBoundaries } from './eslint-rules/folder-boundaries.js';
 
 export default tseslint.config(
   { ignores: ['dist/', 'build/', 'node_modules/', 'guests/**/*.ts', 'web/vendor/', 'data/'] },
@@ -10,5 +11,10 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
+  },
+  {
+    files: ['src/**/*.ts'],
+    plugins: { house: { rules: { 'folder-boundaries': folderBoundaries } } },
+    rules: { 'house/folder-boundaries': 'error' },
   },
 );

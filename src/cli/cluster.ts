@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { issueToken, loadOrCreateNodeKey } from '../auth/tokens.js';
+import { issueToken, loadOrCreateNodeKey } from '../auth/index.js';
 
 interface ClusterOptions {
   nodes: string;

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { issueToken } from '../auth/tokens.js';
-import { EdgeNode } from '../node/edge-node.js';
+import { issueToken } from '../auth/index.js';
 import { startSimulator } from '../simulator/index.js';
-import { SETTINGS, envName, resolveSettings, type SettingName } from '../node/settings.js';
+import { EdgeNode, SETTINGS, envName, resolveSettings, type SettingName } from '../node/index.js';
 
 /** `edgeagg serve`: runs a node. Every setting is a flag, an EDGEAGG_* variable and a config key. */
 export function registerServe(program: Command): void {

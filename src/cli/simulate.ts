@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { SETTINGS } from '../node/settings.js';
+import { SETTINGS } from '../node/index.js';
 import { DEFAULT_FAULTS, NO_FAULTS, ProgressMeter, formatSummary, startSimulator, type FaultOptions } from '../simulator/index.js';
 
 /** The flags: each fault's share or length has its own flag, named like its FaultOptions field. */

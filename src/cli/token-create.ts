@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { issueToken, readNodeKey, type Scope } from '../auth/tokens.js';
-import { SETTINGS } from '../node/settings.js';
+import { issueToken, readNodeKey, type Scope } from '../auth/index.js';
+import { SETTINGS } from '../node/index.js';
 
 interface TokenOptions {
   device?: string;

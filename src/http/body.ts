@@ -63,3 +63,10 @@ function discardRest(req: IncomingMessage, limit: number): void {
   });
   req.resume();
 }
+
+/** The media type of a `Content-Type` header, lower case, without parameters; '' when absent. */
+export function mediaType(header: string | undefined): string {
+  if (!header) return '';
+  const semi = header.indexOf(';');
+  return (semi < 0 ? header : header.slice(0, semi)).trim().toLowerCase();
+}

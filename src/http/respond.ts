@@ -1,5 +1,6 @@
 /** Answers in the API's shapes: JSON bodies, and `{"error": {"code", "message"}}` for failures. */
 import type { ServerResponse } from 'node:http';
+import { CircuitOpenError } from '../resilience/index.js';
 import { GuestCallError, StoreUnavailableError } from '../runtime/index.js';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -49,4 +50,18 @@ export function sendGuestFailure(res: ServerResponse, error: unknown): void {
     return;
   }
   sendError(res, 500, 'internal_error', 'internal error; nothing of this request was stored');
+}
+
+/**
+ * Answers a failed guest or store call: an open circuit is 503 with the time to wait, the rest as
+ * `sendGuestFailure`. True when the failure is one the node expects (the caller logs the others: they
+ * are host bugs).
+ */
+export function sendCallFailure(res: ServerResponse, error: unknown): boolean {
+  if (error instanceof CircuitOpenError) {
+    sendError(res, 503, error.code, `${error.message}; retry later`, { 'retry-after': String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))) });
+    return true;
+  }
+  sendGuestFailure(res, error);
+  return error instanceof GuestCallError;
 }

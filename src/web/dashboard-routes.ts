@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { sendError, type Route } from '../http/index.js';
 
 export interface DashboardRoutesOptions {
   /** The directory holding index.html and the dashboard's modules. @default the package's `web/` */
@@ -108,6 +109,21 @@ export function createDashboardRoutes(options: DashboardRoutesOptions = {}): Das
     res.end(req.method === 'HEAD' ? undefined : body);
     return true;
   };
+}
+
+/**
+ * The dashboard as routes for the node's server: `/` and every file under `/web/` (an unknown file is
+ * 404, like any unknown path).
+ */
+export function dashboardRoutes(options: DashboardRoutesOptions = {}): Route[] {
+  const serve = createDashboardRoutes(options);
+  const handle: Route['handle'] = (ctx) => {
+    if (!serve(ctx.req, ctx.res, ctx.path)) sendError(ctx.res, 404, 'not_found', `no route for ${ctx.path}`);
+  };
+  return [
+    { method: 'GET', template: '/', scopes: [], handle },
+    { method: 'GET', template: '/web/*', scopes: [], handle },
+  ];
 }
 
 /** The package's `web/`: found by walking up from this file (it runs from src/ in tests, from dist/src/ when built). */

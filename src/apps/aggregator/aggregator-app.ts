@@ -1,0 +1,74 @@
+/**
+ * The sensor aggregation service as an app the node mounts: its routes (`POST /v1/readings`, the
+ * region reads, the live stream), what it knows about regions, and the counters it shows in
+ * `GET /v1/node`. The host knows none of this; it mounts the routes and forwards the hooks.
+ */
+import type { Route } from '../../http/index.js';
+import { guestReadHandler, guestWriteHandler, type GuestRoutesOptions } from '../guest-routes.js';
+import { GuestCounters, type ReadingCounts } from './guest-counters.js';
+import { RegionStream } from './region-stream.js';
+
+const WRITE_SCOPES = ['device', 'gateway', 'admin'] as const;
+const READ_SCOPES = ['read', 'admin'] as const;
+
+export type AggregatorAppOptions = GuestRoutesOptions;
+
+export class AggregatorApp {
+  readonly routes: Route[];
+  /** `GET /v1/stream`: region events as readings are folded. */
+  readonly stream: RegionStream;
+  private readonly counters = new GuestCounters();
+
+  constructor(private readonly options: AggregatorAppOptions) {
+    this.stream = new RegionStream({ render: (region) => this.render(region), regions: () => this.regions() });
+    const write = guestWriteHandler(options);
+    const read = guestReadHandler(options);
+    this.routes = [
+      { method: 'POST', template: '/v1/readings', scopes: WRITE_SCOPES, handle: write },
+      { method: 'GET', template: '/v1/regions', scopes: READ_SCOPES, handle: read },
+      { method: 'GET', template: '/v1/regions/{region}', scopes: READ_SCOPES, handle: read },
+      { method: 'GET', template: '/v1/regions/{region}/series', scopes: READ_SCOPES, handle: read },
+      // Any other path under a region: the guest answers it (404 with its own code).
+      { method: 'GET', template: '/v1/regions/{region}/*', scopes: READ_SCOPES, handle: read },
+      { method: 'GET', template: '/v1/stream', scopes: READ_SCOPES, handle: (ctx) => this.stream.open(ctx.req, ctx.res) },
+    ];
+  }
+
+  /** The write path folded readings of these regions: their stream events go out. */
+  folded(regions: Iterable<string>): void {
+    this.stream.changed(regions);
+  }
+
+  /** A counter the guest added to (`metric_add`). */
+  counted(name: string, value: number): void {
+    this.counters.add(name, value);
+  }
+
+  /** Readings accepted, duplicated and rejected since start, for `GET /v1/node`. */
+  readingCounts(): ReadingCounts {
+    return this.counters.snapshot();
+  }
+
+  close(): void {
+    this.stream.close();
+  }
+
+  /** The stream reads the aggregates as the API does: after folding what waits. */
+  private get(path: string): { status: number; body: Uint8Array } {
+    const module = this.options.module();
+    return this.options
+      .pipeline()
+      .read(() => module.invokeHttp({ method: 'GET', path, query: '', contentType: '', principal: { kind: 'read', subject: 'stream' }, body: new Uint8Array(0) }));
+  }
+
+  private render(region: string): string | undefined {
+    const res = this.get(`/v1/regions/${region}`);
+    return res.status === 200 ? Buffer.from(res.body).toString('utf8') : undefined;
+  }
+
+  private regions(): string[] {
+    const res = this.get('/v1/regions');
+    if (res.status !== 200) return [];
+    return (JSON.parse(Buffer.from(res.body).toString('utf8')) as { regions: Array<{ region: string }> }).regions.map((r) => r.region);
+  }
+}

@@ -1,0 +1,4 @@
+/** Apps the node mounts, and the handlers that answer a route with a guest: the public face of src/apps. */
+export { AggregatorApp, type AggregatorAppOptions } from './aggregator/aggregator-app.js';
+export { guestReadHandler, guestWriteHandler, type GuestRoutesOptions, type Handler } from './guest-routes.js';
+export { aggregatorCounterMapper } from './aggregator/metrics.js';
