@@ -1,6 +1,6 @@
 // Error responses: {"error":{"code":..., "message":...}} as application/json.
 
-import { Response } from "../sdk";
+import { Response, AbiError } from "../sdk";
 
 export function errorResponse(status: i32, code: string, message: string): Response {
   return Response.error(status, code, message);
@@ -23,10 +23,10 @@ export function invalidQuery(message: string): Response {
  * SDK aborts the call, the host rolls it back and answers 503).
  */
 export function hostFailure(code: i32, capability: string): Response {
-  if (code == -2) {
+  if (code == AbiError.DENIED) {
     return Response.error(500, "capability_denied",
       "the aggregator module was not granted the '" + capability + "' capability; grant it in the node's deploy configuration");
   }
-  if (code == -7) return Response.error(503, "quota_exceeded", "the request needed more host calls than a call may make; send smaller batches");
+  if (code == AbiError.QUOTA) return Response.error(503, "quota_exceeded", "the request needed more host calls than a call may make; send smaller batches");
   return Response.error(500, "internal_error", "a host call (" + capability + ") failed with code " + code.toString());
 }

@@ -14,6 +14,9 @@ import {
 const CHUNK: i32 = 65536; // points per sort; the point index takes 18 bits of the sort key
 const MAX_REGIONS: i32 = 16384; // regions per chunk; the region index takes 14 bits of the sort key
 const POINT_SIZE: usize = 32; // f64 temp | i64 micro | f64 time | u32 device ptr | u16 device len | u16 K
+// What Folder.read returns instead of a record's length: not ABI codes (a failed read is logged there).
+const ABSENT: i32 = -1;
+const READ_FAILED: i32 = -2;
 
 export const MIN_TEMP: f64 = -273.15;
 export const MAX_TEMP: f64 = 1000;
@@ -120,15 +123,15 @@ class Folder {
       const rLen = <i32>load<u32>(this.regionLen + (<usize>rid << 2));
       totalKey(this.key, rPtr, rLen);
       const totalStored = this.read(this.totalRead);
-      if (totalStored < -1) return false;
+      if (totalStored == READ_FAILED) return false;
       total.reset();
       while (i < n && <i32>(unchecked(keys[i]) >> 50) == rid) {
         const h = <u32>(((unchecked(keys[i]) >> 18) & 0xffffffff) / 60);
         bucketKey(this.key, KIND_HOUR, h, rPtr, rLen);
-        let hourStored: i32 = -1;
-        if (totalStored >= 0 && overlaps(this.totalRead, <f64>h * HOUR_MS, HOUR_MS)) {
+        let hourStored: i32 = ABSENT;
+        if (totalStored != ABSENT && overlaps(this.totalRead, <f64>h * HOUR_MS, HOUR_MS)) {
           hourStored = this.read(this.hourRead);
-          if (hourStored < -1) return false;
+          if (hourStored == READ_FAILED) return false;
         }
         hour.reset();
         while (i < n && <i32>(unchecked(keys[i]) >> 50) == rid && <u32>(((unchecked(keys[i]) >> 18) & 0xffffffff) / 60) == h) {
@@ -143,10 +146,10 @@ class Folder {
             i++;
           }
           bucketKey(this.key, KIND_MINUTE, m, rPtr, rLen);
-          let minuteStored: i32 = -1;
-          if (hourStored >= 0 && overlaps(this.hourRead, <f64>m * MINUTE_MS, MINUTE_MS)) {
+          let minuteStored: i32 = ABSENT;
+          if (hourStored != ABSENT && overlaps(this.hourRead, <f64>m * MINUTE_MS, MINUTE_MS)) {
             minuteStored = this.read(this.minuteRead);
-            if (minuteStored < -1) return false;
+            if (minuteStored == READ_FAILED) return false;
           }
           if (!this.write(minute, this.minuteRead, minuteStored)) return false;
           hour.mergeAcc(minute);
@@ -165,7 +168,7 @@ class Folder {
     return true;
   }
 
-  /** Reads the record under the current key into `buf`: its length, -1 if absent, -2 on failure. */
+  /** Reads the record under the current key into `buf`: its length, ABSENT, or READ_FAILED (logged). */
   private read(buf: ByteBuffer): i32 {
     const key = this.key;
     let got = kv.getInto(key.ptr, key.len, buf.ptr, buf.cap);
@@ -173,21 +176,21 @@ class Folder {
       buf.ensure(got);
       got = kv.getInto(key.ptr, key.len, buf.ptr, buf.cap);
     }
-    if (got == AbiError.NOT_FOUND) return -1;
+    if (got == AbiError.NOT_FOUND) return ABSENT;
     if (got < 0 || got > buf.cap) {
       log.error("aggregator: kv_get failed: " + AbiError.name(got < 0 ? got : AbiError.INVALID));
-      return -2;
+      return READ_FAILED;
     }
     buf.len = got;
     return got;
   }
 
-  /** Writes `acc` merged with the stored record in `stored` (when storedLen >= 0) under the current key. */
+  /** Writes `acc` merged with the stored record in `stored` (unless storedLen is ABSENT) under the current key. */
   private write(acc: Acc, stored: ByteBuffer, storedLen: i32): bool {
     const key = this.key;
     const out = this.out;
     out.reset();
-    if (storedLen < 0) encodeAcc(out, acc);
+    if (storedLen == ABSENT) encodeAcc(out, acc);
     else encodeMerged(out, stored.ptr, storedLen, acc);
     const put = kv.putRaw(key.ptr, key.len, out.ptr, out.len);
     if (put < 0) {

@@ -8,13 +8,13 @@ import { Acc, Header, readHeader } from "./aggregate";
 import { bucketKey, totalKey, KIND_MINUTE, KIND_HOUR, KIND_TOTAL, MINUTE_MS, HOUR_MS, validRegion } from "./keys";
 import { invalidQuery, notFound, hostFailure } from "./errors";
 
-// The first failed host call of this request (0: none). Reads that fail count as absent and the route
-// answers with hostFailure() at the end.
-let failure: i32 = 0;
+// The first failed host call of this request (AbiError.NONE: none). Reads that fail count as absent and the
+// route answers with hostFailure() at the end.
+let failure: i32 = AbiError.NONE;
 let failedCapability: string = "";
 
 function fail(code: i32, capability: string): void {
-  if (failure == 0) {
+  if (failure == AbiError.NONE) {
     failure = code;
     failedCapability = capability;
   }
@@ -124,7 +124,7 @@ export function listRegions(): Response {
       writeRegion(w, kptr + 1, klen - 1, acc);
     }
   }
-  if (failure != 0) return hostFailure(failure, failedCapability);
+  if (failure != AbiError.NONE) return hostFailure(failure, failedCapability);
   w.endArray();
   w.endObject();
   return Response.json(200, w);
@@ -233,7 +233,7 @@ export function getRegion(req: Request, regionPtr: usize, regionLen: i32): Respo
   const rd = new Reader();
   const total = new Acc();
   if (!loadTotal(rd, regionPtr, regionLen, total)) {
-    return failure != 0 ? hostFailure(failure, failedCapability) : notFound("no such region");
+    return failure != AbiError.NONE ? hostFailure(failure, failedCapability) : notFound("no such region");
   }
   const w = new JsonWriter(512);
   if (!from.present && !to.present) {
@@ -264,7 +264,7 @@ export function getRegion(req: Request, regionPtr: usize, regionLen: i32): Respo
       }
     }
   }
-  if (failure != 0) return hostFailure(failure, failedCapability);
+  if (failure != AbiError.NONE) return hostFailure(failure, failedCapability);
   writeRegion(w, regionPtr, regionLen, acc);
   return Response.json(200, w);
 }
@@ -304,7 +304,7 @@ export function getSeries(req: Request, regionPtr: usize, regionLen: i32): Respo
   const rd = new Reader();
   const total = new Acc();
   if (!loadTotal(rd, regionPtr, regionLen, total)) {
-    return failure != 0 ? hostFailure(failure, failedCapability) : notFound("no such region");
+    return failure != AbiError.NONE ? hostFailure(failure, failedCapability) : notFound("no such region");
   }
   const w = new JsonWriter(4096);
   w.beginObject();
@@ -336,7 +336,7 @@ export function getSeries(req: Request, regionPtr: usize, regionLen: i32): Respo
     w.keyNumber("max", h.max);
     w.endObject();
   }
-  if (failure != 0) return hostFailure(failure, failedCapability);
+  if (failure != AbiError.NONE) return hostFailure(failure, failedCapability);
   w.endArray();
   w.endObject();
   return Response.json(200, w);

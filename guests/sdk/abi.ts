@@ -1,7 +1,15 @@
-// Raw host imports of guest ABI v1 (docs/abi.md), the error codes, and the `ea_alloc` export.
+// Raw host imports of guest ABI v1 (docs/abi.md), the error codes, the limits, and the `ea_alloc` export.
 //
 // Most code should use the typed wrappers in host.ts; these are here for guests that need the exact
 // calls (and for the wrappers themselves).
+//
+// The host declares the same contract in src/runtime/abi.ts. AssemblyScript cannot import it, so this is a
+// copy, and test/abi/abi-agreement.test.ts fails, naming the constant, when the two disagree: every import
+// (module, name, signature), ABI_VERSION, AbiError, Limits, and the constants in host.ts (AppendResult, log
+// levels) and http.ts (Method, Principal). Change both files together.
+
+/** The version of the guest ABI this SDK speaks. */
+export const ABI_VERSION: i32 = 1;
 
 // @ts-ignore: decorator
 @external("ea", "log")
@@ -49,17 +57,38 @@ export namespace AbiError {
   /** The ABI name of a code, e.g. "UNAVAILABLE". */
   export function name(code: i32): string {
     switch (code) {
-      case 0: return "OK";
-      case -1: return "NOT_FOUND";
-      case -2: return "DENIED";
-      case -3: return "OUT_OF_BOUNDS";
-      case -4: return "TOO_LARGE";
-      case -5: return "INVALID";
-      case -6: return "UNAVAILABLE";
-      case -7: return "QUOTA";
+      case NONE: return "OK";
+      case NOT_FOUND: return "NOT_FOUND";
+      case DENIED: return "DENIED";
+      case OUT_OF_BOUNDS: return "OUT_OF_BOUNDS";
+      case TOO_LARGE: return "TOO_LARGE";
+      case INVALID: return "INVALID";
+      case UNAVAILABLE: return "UNAVAILABLE";
+      case QUOTA: return "QUOTA";
     }
     return "UNKNOWN";
   }
+}
+
+/** The host's limits (docs/abi.md, "Limits"): an argument over one gets TOO_LARGE, or INVALID below a minimum. */
+export namespace Limits {
+  export const KEY_BYTES: i32 = 512;
+  export const VALUE_BYTES: i32 = 1048576;
+  export const PARTITION_BYTES: i32 = 64;
+  export const SOURCE_BYTES: i32 = 128;
+  export const PAYLOAD_BYTES: i32 = 4096;
+  export const LOG_BYTES: i32 = 4096;
+  export const CONFIG_KEY_BYTES: i32 = 128;
+  export const METRIC_NAME_BYTES: i32 = 64;
+  /** Distinct counter names per module. */
+  export const METRIC_NAMES: i32 = 64;
+  export const EVENTS_PER_CALL: i32 = 100000;
+  /** Events handed to one `ea_on_events` call; the host splits larger sets. */
+  export const EVENTS_PER_FOLD: i32 = 10000;
+  export const HOST_CALLS_PER_CALL: i32 = 1000000;
+  /** The smallest kv_list output buffer: one key of the largest size and its length prefix. */
+  export const LIST_BUFFER_MIN: i32 = 514;
+  export const TABLE_ENTRIES: i32 = 100000;
 }
 
 // The last error code a wrapper in host.ts saw (errno style: AssemblyScript has no catchable exceptions).

@@ -2,7 +2,8 @@
 // The build passes `--use abort=guests/sdk/abort/guestAbort`. A trap makes the host roll back the call's writes
 // and report guest_trap (or store_unavailable after a failed store call).
 
-import { ea_log } from "./abi";
+import { ea_log, Limits } from "./abi";
+import { log } from "./host";
 
 let aborting = false;
 
@@ -12,7 +13,7 @@ export function guestAbort(message: string | null, fileName: string | null, line
     let text = "guest abort: " + (message != null ? message : "(no message)");
     if (fileName != null) text += " at " + fileName + ":" + line.toString() + ":" + column.toString();
     const b = String.UTF8.encode(text, false, String.UTF8.ErrorMode.REPLACE);
-    ea_log(3, changetype<usize>(b), min(b.byteLength, 4096));
+    ea_log(log.ERROR, changetype<usize>(b), min(b.byteLength, Limits.LOG_BYTES));
   }
   unreachable();
 }

@@ -7,7 +7,7 @@
 
 import {
   ea_log, ea_clock_now_ms, ea_config_get, ea_kv_get, ea_kv_put, ea_kv_delete, ea_kv_list, ea_event_append,
-  ea_metric_add, AbiError, hostError, hostOk,
+  ea_metric_add, AbiError, Limits, hostError, hostOk,
 } from "./abi";
 
 /** The bytes of a string (UTF-8) or a Uint8Array. */
@@ -116,7 +116,7 @@ export namespace kv {
    */
   export function list<K>(prefix: K, after: Uint8Array | null = null, pageBytes: i32 = 8192): Array<Uint8Array> | null {
     const p = asBytes<K>(prefix);
-    if (pageBytes < 514) pageBytes = 514;
+    if (pageBytes < Limits.LIST_BUFFER_MIN) pageBytes = Limits.LIST_BUFFER_MIN;
     const out = heap.alloc(<usize>pageBytes);
     const n = after == null
       ? ea_kv_list(p.dataStart, p.length, 0, 0, out, pageBytes)
@@ -150,7 +150,7 @@ export namespace kv {
   }
 }
 
-/** Result of events.append: NEW, DUPLICATE, CONFLICT, or a negative AbiError code. */
+/** Result of events.append: NEW, DUPLICATE, CONFLICT, or a negative AbiError code (APPEND_RESULT on the host). */
 export namespace AppendResult {
   export const NEW: i32 = 0;
   export const DUPLICATE: i32 = 1;
@@ -176,17 +176,18 @@ export namespace events {
 }
 
 export namespace log {
+  // The levels of the `log` import (LOG_LEVEL on the host).
   export const DEBUG: i32 = 0;
   export const INFO: i32 = 1;
   export const WARN: i32 = 2;
   export const ERROR: i32 = 3;
 
-  /** Logs a message (UTF-8, cut to the host's 4,096-byte limit). Returns 0 or an error code. */
+  /** Logs a message (UTF-8, cut to the host's limit, Limits.LOG_BYTES). Returns 0 or an error code. */
   export function write(level: i32, message: string): i32 {
     const b = String.UTF8.encode(message, false, String.UTF8.ErrorMode.REPLACE);
     let n = b.byteLength;
-    if (n > 4096) {
-      n = 4096;
+    if (n > Limits.LOG_BYTES) {
+      n = Limits.LOG_BYTES;
       // Do not cut a multi-byte sequence.
       while (n > 0 && (load<u8>(changetype<usize>(b) + <usize>n) & 0xc0) == 0x80) n--;
     }
@@ -249,7 +250,7 @@ export namespace metrics {
     const n = name.length;
     // Names are ASCII: narrow without allocating.
     const buf = scratch;
-    if (n > 64) return hostError(AbiError.TOO_LARGE, "metric_add");
+    if (n > Limits.METRIC_NAME_BYTES) return hostError(AbiError.TOO_LARGE, "metric_add");
     for (let i = 0; i < n; i++) store<u8>(buf + <usize>i, <u8>load<u16>(changetype<usize>(name) + (<usize>i << 1)));
     const r = ea_metric_add(buf, n, value);
     if (r < 0) return hostError(r, "metric_add");

@@ -12,7 +12,7 @@
 //
 // Build with scripts/build-guests.mjs (stub runtime, one initial page, a memory maximum).
 
-export { ea_alloc, AbiError, lastError, setTrapOnUnavailable } from "./abi";
+export { ea_alloc, ABI_VERSION, AbiError, Limits, lastError, setTrapOnUnavailable } from "./abi";
 export { kv, events, log, clock, config, metrics, AppendResult } from "./host";
 export { Request, Response, Method, Principal, QueryReader, percentDecode, percentDecodeInto } from "./http";
 export { Event, EventReader, readEvents } from "./events";

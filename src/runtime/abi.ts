@@ -1,7 +1,11 @@
 /**
  * Host ABI v1: the one declaration of the contract between host and guest (docs/abi.md).
- * The loader checks imports against IMPORTS, and host.ts implements exactly these functions,
+ * The loader checks imports against IMPORTS, and host-imports.ts implements exactly these functions,
  * typed by {@link HostImports} so the two cannot drift.
+ *
+ * The AssemblyScript SDK cannot import this file, so guests/sdk/abi.ts (with host.ts and http.ts beside it)
+ * declares the same imports and constants again; test/abi/abi-agreement.test.ts fails, naming the constant,
+ * when the two disagree. Change both together.
  */
 
 export const ABI_VERSION = 1;
@@ -94,3 +98,6 @@ export type PrincipalKind = keyof typeof PRINCIPAL_KIND;
 export const HTTP_METHOD: Record<string, number> = { GET: 1, POST: 2, PUT: 3, DELETE: 4, HEAD: 5 };
 
 export const APPEND_RESULT = { new: 0, duplicate: 1, conflict: 2 } as const;
+
+/** The levels the `log` import takes; any other level is INVALID. */
+export const LOG_LEVEL = { debug: 0, info: 1, warn: 2, error: 3 } as const;
