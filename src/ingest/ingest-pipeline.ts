@@ -14,7 +14,8 @@
  * - an event the guest cannot fold is isolated (the events are halved until the failing ones are found),
  *   kept in the journal and reported, and the rest is folded.
  */
-import { GuestCallError, StoreUnavailableError, type AppendOutcome, type GuestHttpRequest, type GuestModule, type HttpCallResult, type StoredEvent } from '../runtime/index.js';
+import { isStoreFailure } from '../resilience/index.js';
+import { GuestCallError, type AppendOutcome, type GuestHttpRequest, type GuestModule, type HttpCallResult, type StoredEvent } from '../runtime/index.js';
 import { GroupCommit, type GroupReport } from './group-commit.js';
 
 export interface TransactionalStore {
@@ -369,11 +370,6 @@ export class IngestPipeline {
     });
     if (events.length > 0) onCommitted(events, traces);
   }
-}
-
-/** The store failed (as opposed to the guest): worth trying again, and not the events' fault. */
-function isStoreFailure(error: unknown): boolean {
-  return error instanceof StoreUnavailableError || (error instanceof GuestCallError && error.code === 'store_unavailable');
 }
 
 function attempt<T>(fn: () => T): T | Error {

@@ -299,11 +299,7 @@ function createPipeline(
     module,
     maxGroupSize: durability.maxGroupSize,
     sync: walSyncer && durableWal(walSyncer),
-    journal: {
-      append: (events) => store.journalAppend(module.name, events),
-      load: () => store.journalEvents(module.name),
-      clear: () => store.journalClear(module.name),
-    },
+    journal: store.foldJournal(module.name),
     foldDelayMs: settings['fold-delay-ms'],
     ...hooks,
     onFoldFailed: (error, events, retry) =>

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { StoreUnavailableError } from '../runtime/store.js';
+import { StoreUnavailableError } from '../runtime/index.js';
 
 /** Raised at open when the database file was written by a newer version of the store. */
 export class StoreVersionError extends Error {

@@ -1,20 +1,13 @@
 /**
- * The node's durable store: a SQLite database (WAL) holding each module version's key-value namespace and
- * each module's deduplicated event log. The Wasm host sees it only as a `GuestStore`.
+ * The node's durable store: a SQLite database (WAL) holding each module version's key-value namespace,
+ * each module's deduplicated event log and fold journal, and what replication keeps (outbox, digests).
+ * The Wasm host sees it only as a `GuestStore`; src/ingest takes its `foldJournal(module)`, src/replication
+ * the store itself as its `ReplicationStore`.
  */
-export {
-  SqliteStore,
-  eventHash,
-  DIGEST_BUCKET_MS,
-  type EventDigest,
-  type EventDigestQuery,
-  type OutboxEntry,
-  type ReadEventsInRangeOptions,
-  type EventCursor,
-  type EventPage,
-  type ReadEventsOptions,
-  type SqliteStoreOptions,
-} from './sqlite-store.js';
+export { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
+export { eventHash, DIGEST_BUCKET_MS, type EventDigest, type EventDigestQuery } from './digests.js';
+export type { OutboxEntry } from './outbox.js';
+export type { ReadEventsInRangeOptions, EventCursor, EventPage, ReadEventsOptions } from './event-log.js';
 export { StoreVersionError } from './errors.js';
-export { SCHEMA_VERSION } from './sql.js';
+export { SCHEMA_VERSION } from './migrations.js';
 export { WalSyncer } from './wal-sync.js';

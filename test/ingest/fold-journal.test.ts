@@ -40,7 +40,7 @@ function tempDb(): string {
 }
 
 function journalOf(store: SqliteStore, stream = STREAM): FoldJournal {
-  return { append: (e) => store.journalAppend(stream, e), load: () => store.journalEvents(stream), clear: () => store.journalClear(stream) };
+  return store.foldJournal(stream);
 }
 
 /** The node's write path on `path`: the aggregator, a SqliteStore, the pipeline with its journal. */
@@ -78,7 +78,7 @@ async function rig(path: string, foldDelayMs: number, journal?: (store: SqliteSt
     open.splice(open.indexOf(store), 1);
     store.close();
   };
-  return { store, module, pipeline, post, counts, kvDump, crash, folded, failures, journal: () => store.journalEvents(STREAM) };
+  return { store, module, pipeline, post, counts, kvDump, crash, folded, failures, journal: () => store.foldJournal(STREAM).load() };
 }
 
 function reading(i: number, region = `r${i % 3}`): Reading {
@@ -219,7 +219,7 @@ describe('when the fold fails', () => {
         (e) => store.appendEvent(module.name, e),
       );
     const folded = () => store.kvList(module.namespace, new Uint8Array(0), undefined, 1000).map((k) => Buffer.from(k).toString('utf8')).sort();
-    const journal = () => store.journalEvents(module.name).map((e) => e.source);
+    const journal = () => store.foldJournal(module.name).load().map((e) => e.source);
     return { store, pipeline, submit, folded, journal, calls, failures };
   }
 
@@ -252,10 +252,11 @@ describe('when the fold fails', () => {
   it('keeps reads exact while the store refuses the fold (a full disk), and folds once it takes it again', async () => {
     let refuse = false;
     const n = await rig(tempDb(), LONG, (store) => ({
-      ...journalOf(store),
+      append: (events) => journalOf(store).append(events),
+      load: () => journalOf(store).load(),
       clear: () => {
         if (refuse) throw new StoreUnavailableError('database or disk is full', 'disk_full');
-        store.journalClear(STREAM);
+        store.foldJournal(STREAM).clear();
       },
     }));
     await n.post([reading(0), reading(1)]);
@@ -276,10 +277,11 @@ describe('when the fold fails', () => {
   it('tries a timed fold the store refused again later, by itself', async () => {
     let refuse = true;
     const n = await rig(tempDb(), 20, (store) => ({
-      ...journalOf(store),
+      append: (events) => journalOf(store).append(events),
+      load: () => journalOf(store).load(),
       clear: () => {
         if (refuse) throw new StoreUnavailableError('database or disk is full', 'disk_full');
-        store.journalClear(STREAM);
+        store.foldJournal(STREAM).clear();
       },
     }));
     await n.post([reading(0)]);

@@ -94,7 +94,7 @@ describe('the outbox', () => {
     store.close();
     const db = new Database(path, { readonly: true });
     expect(db.prepare('SELECT count(*) FROM replication_outbox').pluck().get()).toBe(0);
-    expect(db.prepare('SELECT count(*) FROM replication_state').pluck().get()).toBe(0);
+    expect(db.prepare('SELECT count(*) FROM replication_digest').pluck().get()).toBe(0);
     db.close();
   });
 });

@@ -237,6 +237,37 @@ describe('SqliteStore event log reads (replay)', () => {
   });
 });
 
+describe('SqliteStore fold journal', () => {
+  it('is a FoldJournal per stream: kept with its transaction, read back from the log after a reopen', () => {
+    const path = join(tempDir(), 'store.db');
+    const store = SqliteStore.open({ path });
+    const a = [reading('d-1', 10), reading('d-2', 11, 'us')];
+    store.atomically(() => {
+      for (const e of [...a, reading('d-3', 12)]) store.appendEvent('app', e);
+      store.foldJournal('app').append(a);
+    });
+    expect(() =>
+      store.atomically(() => {
+        store.foldJournal('app').append([reading('d-3', 12)]);
+        throw new Error('the fold failed');
+      }),
+    ).toThrow('fold failed');
+    store.foldJournal('app').append([]);
+    store.close();
+
+    const again = open(path);
+    expect(again.foldJournal('app').load().map(identity)).toEqual(a.map(identity));
+    expect(again.foldJournal('app').load().map(identity)).toEqual(a.map(identity));
+    expect(again.foldJournal('other').load()).toEqual([]);
+    again.foldJournal('other').clear();
+    expect(again.foldJournal('app').load()).toHaveLength(2);
+    again.foldJournal('app').clear();
+    expect(again.foldJournal('app').load()).toEqual([]);
+    again.close();
+    expect(thrownBy(() => again.foldJournal('app').load())).toMatchObject({ name: 'StoreUnavailableError', code: 'store_closed' });
+  });
+});
+
 describe('SqliteStore atomically edge cases', () => {
   it('keeps working after an error in a nested level that the caller handled', () => {
     const store = open();

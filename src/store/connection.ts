@@ -1,0 +1,242 @@
+/**
+ * The store's connection to its database: opening it (pragmas, migrations), transactions that nest, and
+ * {@link Connection.guard}, the one wrapper every operation of the store runs in.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { StoreUnavailableError } from '../runtime/index.js';
+import { StoreVersionError, toStoreError } from './errors.js';
+import { migrate, MIGRATIONS } from './migrations.js';
+import { SymbolTable } from './symbols.js';
+
+export interface ConnectionSettings {
+  /** `:memory:` (or '') for a private in-memory database. */
+  path: string;
+  pageSize: number;
+  synchronous: 'full' | 'normal';
+  busyTimeoutMs: number;
+  walAutocheckpointPages: number;
+  maxPageCount: number | undefined;
+}
+
+/** Bytes a WAL may keep on disk after a checkpoint, so one huge transaction does not pin its size forever. */
+const JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024;
+
+/** Applies the connection's pragmas. `page_size` only takes effect on a database that has no pages yet. */
+function configure(db: Database.Database, settings: ConnectionSettings): void {
+  db.pragma(`page_size = ${Math.trunc(settings.pageSize)}`);
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${settings.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+  db.pragma(`busy_timeout = ${Math.trunc(settings.busyTimeoutMs)}`);
+  db.pragma(`wal_autocheckpoint = ${Math.trunc(settings.walAutocheckpointPages)}`);
+  db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
+  // Temporary B-trees (sorting, GROUP BY) stay off the disk.
+  db.pragma('temp_store = MEMORY');
+  if (settings.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.trunc(settings.maxPageCount)}`);
+}
+
+/**
+ * One open database and its transaction state. Writes outside {@link atomically} commit one by one; see
+ * SqliteStore for how levels nest and how a store failure fails the level it happened in.
+ */
+export class Connection {
+  /** Interned names. Forgotten whenever a rollback may have undone some of them. */
+  readonly symbols: SymbolTable;
+  private readonly sql;
+  /** Open `atomically` levels. */
+  private depth = 0;
+  /** Per open level, the first store failure inside it: the level must not commit. */
+  private readonly failures: (StoreUnavailableError | undefined)[] = [];
+  /** Set when SQLite ended the whole transaction while levels were still open. */
+  private aborted: StoreUnavailableError | undefined;
+  private closed = false;
+
+  private constructor(readonly db: Database.Database) {
+    this.symbols = new SymbolTable(db);
+    this.sql = {
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
+      savepoint: db.prepare('SAVEPOINT atomically'),
+      release: db.prepare('RELEASE atomically'),
+      rollbackTo: db.prepare('ROLLBACK TO atomically'),
+      integrityCheck: db.prepare<[], string>('PRAGMA integrity_check').pluck(),
+    };
+  }
+
+  /** Opens the database at `settings.path`, creating it with its directory, and migrates it. */
+  static open(settings: ConnectionSettings): Connection {
+    const inMemory = settings.path === ':memory:' || settings.path === '';
+    let db: Database.Database;
+    try {
+      if (!inMemory) mkdirSync(dirname(settings.path), { recursive: true });
+      db = new Database(settings.path, { timeout: settings.busyTimeoutMs });
+    } catch (error) {
+      throw toStoreError(error);
+    }
+    try {
+      configure(db, settings);
+      migrate(db, MIGRATIONS, (found, supported) => new StoreVersionError(found, supported));
+      return new Connection(db);
+    } catch (error) {
+      db.close();
+      throw toStoreError(error);
+    }
+  }
+
+  /** Closes the database (checkpointing the WAL). Idempotent; later calls fail with `store_closed`. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  /**
+   * Runs one operation of the store: refuses it when the store is closed or SQLite ended the open
+   * transaction, and translates what it throws ({@link toStoreError}), recording a store failure against
+   * the open level so that level cannot commit.
+   */
+  guard<T>(fn: () => T): T {
+    this.check();
+    try {
+      return fn();
+    } catch (error) {
+      throw this.fail(error);
+    }
+  }
+
+  /** Runs a write that may take several statements as one commit when no transaction is open. */
+  write<T>(fn: () => T): T {
+    return this.depth === 0 ? this.atomically(fn) : fn();
+  }
+
+  atomically<T>(fn: () => T): T {
+    this.enter();
+    let result: T;
+    try {
+      result = fn();
+      if (isThenable(result)) throw new TypeError('atomically: the function must be synchronous (it returned a promise)');
+    } catch (error) {
+      this.rollbackLevel(error);
+      throw error;
+    }
+    this.commitLevel();
+    return result;
+  }
+
+  /** Runs `fn` as the outermost transaction. Throws if a transaction is already open. */
+  transaction<T>(fn: () => T): T {
+    if (this.depth > 0) throw new Error('transaction() opens the outermost transaction; inside one, use atomically()');
+    return this.atomically(fn);
+  }
+
+  /** The result of `PRAGMA integrity_check`: `'ok'`, or the problems found, one a line. */
+  integrityCheck(): string {
+    return this.guard(() => this.sql.integrityCheck.all().join('\n'));
+  }
+
+  private enter(): void {
+    this.check();
+    try {
+      (this.depth === 0 ? this.sql.begin : this.sql.savepoint).run();
+    } catch (error) {
+      throw toStoreError(error);
+    }
+    this.depth++;
+    this.failures.push(undefined);
+  }
+
+  private commitLevel(): void {
+    const failure = this.failures[this.depth - 1];
+    if (failure !== undefined) {
+      this.rollbackLevel(failure);
+      throw failure;
+    }
+    if (!this.db.inTransaction) {
+      const error = this.abortedError();
+      this.rollbackLevel(error);
+      throw error;
+    }
+    try {
+      (this.depth === 1 ? this.sql.commit : this.sql.release).run();
+    } catch (error) {
+      const mapped = toStoreError(error);
+      this.rollbackLevel(mapped);
+      throw mapped;
+    }
+    this.leave();
+  }
+
+  /** Undoes the innermost level; `reason` is what made it fail, kept for the levels around it if all is lost. */
+  private rollbackLevel(reason: unknown): void {
+    const top = this.depth === 1;
+    this.symbols.forget();
+    try {
+      if (this.db.inTransaction) {
+        if (top) {
+          this.sql.rollback.run();
+        } else {
+          this.sql.rollbackTo.run();
+          this.sql.release.run();
+        }
+      }
+    } catch (undoError) {
+      // This level cannot be undone alone: drop the whole transaction so nothing half-written commits.
+      try {
+        if (this.db.inTransaction) this.sql.rollback.run();
+      } catch {
+        // Nothing more can be done; the connection reports the state through inTransaction.
+      }
+      reason = toStoreError(undoError);
+    }
+    this.leave();
+    if (this.depth > 0 && !this.db.inTransaction) this.aborted ??= abortedBy(reason);
+  }
+
+  private leave(): void {
+    this.depth--;
+    this.failures.pop();
+    if (this.depth === 0) this.aborted = undefined;
+  }
+
+  private check(): void {
+    if (this.closed) throw new StoreUnavailableError('the store is closed', 'store_closed');
+    if (this.depth > 0 && !this.db.inTransaction) throw this.abortedError();
+  }
+
+  /** Translates `error`, and records a store failure against the open level so it cannot commit. */
+  private fail(error: unknown): unknown {
+    const mapped = toStoreError(error);
+    if (mapped instanceof StoreUnavailableError && this.depth > 0) {
+      const level = this.depth - 1;
+      this.failures[level] ??= mapped;
+      if (!this.db.inTransaction) {
+        this.symbols.forget();
+        this.aborted ??= abortedBy(mapped);
+      }
+    }
+    return mapped;
+  }
+
+  private abortedError(): StoreUnavailableError {
+    return (this.aborted ??= new StoreUnavailableError('the transaction was ended unexpectedly', 'transaction_aborted'));
+  }
+}
+
+function abortedBy(reason: unknown): StoreUnavailableError {
+  const code = reason instanceof StoreUnavailableError ? reason.code : 'transaction_aborted';
+  return new StoreUnavailableError(
+    `the transaction was rolled back by an earlier failure (${code}); nothing in it was kept`,
+    code,
+    { cause: reason },
+  );
+}
+
+function isThenable(value: unknown): boolean {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
