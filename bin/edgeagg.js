@@ -7,4 +7,13 @@
 // the node reached 130-155 MiB resident. With 8 MiB halves and a major collection once the old generation
 // grew by half, it stays near 110 MiB at the same throughput within the benchmark's noise (edge devices are
 // small). Starting `node dist/src/cli/main.js` directly works too, without this bound.
-import '../dist/src/cli/main.js';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+// `npm ci` builds it (the prepare script), unless scripts were turned off.
+const main = new URL('../dist/src/cli/main.js', import.meta.url);
+if (!existsSync(main)) {
+  console.error(`edgeagg is not built: run \`npm run build\` in ${fileURLToPath(new URL('..', import.meta.url))}`);
+  process.exit(1);
+}
+await import(main.href);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Builds the WebAssembly guests:
 //   guests/<name>/index.ts (AssemblyScript, every folder of guests/ but sdk/ and hostile/) -> build/guests/<name>.wasm
-//   guests/hostile/<name>.wat (hand-written test modules)                                  -> build/guests/hostile/<name>.wasm
+//   guests/hostile/<name>.wat (hand-written test fixtures)                                  -> build/test-guests/<name>.wasm
+// Test fixtures are kept out of build/guests, which is what the package ships and signs.
 //
 // AssemblyScript guests are built against guest ABI v1 (docs/abi.md): stub runtime (a bump allocator; the
 // host resets memory after every call), one initial 64 KiB page (the host restores the initial memory after
@@ -15,8 +16,9 @@
 // `_start` and evaluated at build time by Binaryen's wasm-ctor-eval, which bakes the values it sets into the
 // globals' initialisers and removes it.
 //
-// Work is skipped when an output is newer than all of its inputs. `--force` rebuilds everything.
-// Usage: node scripts/build-guests.mjs [--force] [name ...]
+// Work is skipped when an output is newer than all of its inputs. `--force` rebuilds everything. Quiet on
+// success; `--verbose` lists every module with its size.
+// Usage: node scripts/build-guests.mjs [--force] [--verbose] [name ...]
 
 import { readdir, readFile, stat, mkdir, writeFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -28,6 +30,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const GUESTS_DIR = join(ROOT, 'guests');
 export const OUT_DIR = join(ROOT, 'build', 'guests');
+export const TEST_OUT_DIR = join(ROOT, 'build', 'test-guests');
 const SCRIPT = fileURLToPath(import.meta.url);
 
 /** Pages of 64 KiB. */
@@ -265,8 +268,10 @@ function formatSize(n) {
 }
 
 /** Builds everything (or the named guests). Returns one record per artifact. */
-export async function buildGuests({ force = false, only = [], log = console.log } = {}) {
+export async function buildGuests({ force = false, only = [], log = () => {} } = {}) {
   await mkdir(OUT_DIR, { recursive: true });
+  // Where earlier builds put the test fixtures.
+  await rm(join(OUT_DIR, 'hostile'), { recursive: true, force: true });
   const artifacts = [];
   const sdkFiles = await listFiles(join(GUESTS_DIR, 'sdk'), '.ts');
   const common = [...sdkFiles, SCRIPT, join(ROOT, 'node_modules', 'assemblyscript', 'package.json')];
@@ -295,11 +300,10 @@ export async function buildGuests({ force = false, only = [], log = console.log 
 
   const hostileDir = join(GUESTS_DIR, 'hostile');
   const wats = (await listFiles(hostileDir, '.wat')).sort();
-  if (wats.length > 0) await mkdir(join(OUT_DIR, 'hostile'), { recursive: true });
   for (const wat of wats) {
     const name = relative(hostileDir, wat).replace(/\.wat$/, '');
     if (only.length > 0 && !only.includes(`hostile/${name}`)) continue;
-    const wasmPath = join(OUT_DIR, 'hostile', `${name}.wasm`);
+    const wasmPath = join(TEST_OUT_DIR, `${name}.wasm`);
     await mkdir(dirname(wasmPath), { recursive: true });
     let compiled = false;
     if (force || !(await upToDate(wasmPath, [wat, SCRIPT]))) {
@@ -316,8 +320,9 @@ export async function buildGuests({ force = false, only = [], log = console.log 
 if (process.argv[1] && pathToFileURL(resolve(process.argv[1])).href === import.meta.url) {
   const args = process.argv.slice(2);
   const force = args.includes('--force');
+  const log = args.includes('--verbose') ? console.log : undefined;
   const only = args.filter((a) => !a.startsWith('--'));
-  buildGuests({ force, only }).catch((err) => {
+  buildGuests({ force, only, log }).catch((err) => {
     console.error(err.message ?? err);
     process.exit(1);
   });

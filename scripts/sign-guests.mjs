@@ -2,7 +2,7 @@
 // Signs every guest built into build/guests with the build key, so that the node (which trusts
 // build/guests/build-key.pub.pem) loads them. The private key stays in .keys/ (never committed),
 // created on first build; operators who ship their own modules sign them with their own key
-// (`edgeagg keygen`, `edgeagg sign`) and pass --trusted-keys.
+// (`edgeagg keygen`, `edgeagg sign`) and pass --trusted-keys. Quiet on success; `--verbose` lists them.
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ if (!existsSync(privatePath)) {
 const privateKeyPem = readFileSync(privatePath, 'utf8');
 writeFileSync(join(out, 'build-key.pub.pem'), readFileSync(publicPath));
 
+const verbose = process.argv.includes('--verbose');
 const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
 for (const file of readdirSync(out).filter((f) => f.endsWith('.wasm'))) {
   const name = file.slice(0, -'.wasm'.length);
@@ -41,5 +42,5 @@ for (const file of readdirSync(out).filter((f) => f.endsWith('.wasm'))) {
     privateKeyPem,
   );
   writeFileSync(join(out, `${file}.sig.json`), `${JSON.stringify(signatureFile, null, 2)}\n`);
-  console.log(`signed ${name}@${signatureFile.manifest.version} (${wasm.length} bytes)`);
+  if (verbose) console.log(`signed ${name}@${signatureFile.manifest.version} (${wasm.length} bytes)`);
 }

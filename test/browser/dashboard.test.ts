@@ -10,6 +10,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER, readNodeKey } from '../../src/auth/tokens.js';
 import { ROOT } from '../helpers/guests.js';
+import { requireBinary } from '../helpers/binaries.js';
 import { NodeProcess } from '../helpers/node-process.js';
 
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -54,7 +55,7 @@ beforeAll(async () => {
   await post([20.5, 21.25, 19.75, 22, 20].map((t, i) => ({ device_id: `lab-${i % 2}`, region: REGION, temperature_c: t, timestamp: base - (5 - i) * MINUTE + 1_000 })));
   await post({ device_id: 'other-1', region: 'browser-other', temperature_c: 4.5, timestamp: base - 2 * MINUTE });
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: requireBinary('/usr/bin/chromium'),
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });

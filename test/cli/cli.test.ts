@@ -48,7 +48,7 @@ describe('keygen, sign, verify', () => {
   });
 
   it('verify reports an unsigned module', () => {
-    const r = edgeagg('verify', join(ROOT, 'build/guests/hostile/infinite-loop.wasm'), '--trusted', join(dir, 'ops.pub.pem'));
+    const r = edgeagg('verify', join(ROOT, 'build/test-guests/infinite-loop.wasm'), '--trusted', join(dir, 'ops.pub.pem'));
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('unsigned');
   });

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { ROOT } from '../helpers/guests.js';
-import { natsServerAvailable } from './helpers/nats-server.js';
+import { requireBinary } from '../helpers/binaries.js';
 import { waitUntil } from './helpers/fleet.js';
 
 const MAIN = join(ROOT, 'dist/src/cli/main.js');
@@ -19,9 +19,10 @@ it('says how to install nats-server when it is missing', async () => {
   expect(stderr).toContain('/nonexistent/nats-server');
 });
 
-it.runIf(natsServerAvailable())(
+it(
   'starts a nats-server and N nodes that replicate, prints their addresses and tokens, and Ctrl-C stops them all',
   async () => {
+    requireBinary('nats-server');
     const child = spawn(process.execPath, [MAIN, 'cluster', '--nodes', '2', '--base-port', '0', '--nats-port', '0', '--anti-entropy-interval-ms', '1000'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });

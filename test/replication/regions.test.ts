@@ -4,14 +4,13 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Aggregate } from '../guests/aggregator-oracle.js';
-import { NatsServer, natsServerAvailable } from './helpers/nats-server.js';
+import { NatsServer } from './helpers/nats-server.js';
 import { TestFleet, getJson, post, readings, waitUntil } from './helpers/fleet.js';
 
 let nats: NatsServer;
 let fleet: TestFleet;
 
 beforeAll(async () => {
-  if (!natsServerAvailable()) return;
   nats = await NatsServer.start();
   fleet = new TestFleet(['everything', 'west'], nats.url, { 'anti-entropy-interval-ms': '500' });
   fleet.member('west').flags.regions = 'eu-west,eu-west.lab';
@@ -23,7 +22,7 @@ afterAll(async () => {
   await nats?.cleanup();
 });
 
-it.runIf(natsServerAvailable())('a node that follows some regions receives only those, and its own readings reach everyone', async () => {
+it('a node that follows some regions receives only those, and its own readings reach everyone', async () => {
   const everything = fleet.node('everything');
   const west = fleet.node('west');
   const gateway = await everything.token('gateway');

@@ -8,7 +8,7 @@
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NatsServer, natsServerAvailable } from '../replication/helpers/nats-server.js';
+import { NatsServer } from '../replication/helpers/nats-server.js';
 import { TestFleet, getJson, waitUntil } from '../replication/helpers/fleet.js';
 import { OtlpReceiver, eventually, type OtlpSpan } from './helpers/servers.js';
 
@@ -27,7 +27,7 @@ interface FleetView {
   consumer: { applied: number };
 }
 
-describe.runIf(natsServerAvailable())("a reading's trace, from the node that took it to the node that folded it in", () => {
+describe("a reading's trace, from the node that took it to the node that folded it in", () => {
   let nats: NatsServer;
   let receiver: OtlpReceiver;
   let fleet: TestFleet;

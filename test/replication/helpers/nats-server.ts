@@ -2,12 +2,13 @@
  * A real `nats-server` with JetStream for tests: its own store directory, a random port on 127.0.0.1
  * (kept across restarts, so clients reconnect to the same URL), stopped and removed by the test.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { MissingBinaryError } from '../../helpers/binaries.js';
 
 /** The Debian package installs it in /usr/sbin, which is not on every user's PATH. */
 export function findNatsServer(): string | undefined {
@@ -40,7 +41,7 @@ export class NatsServer {
   }
 
   private async launch(): Promise<void> {
-    if (!NATS_SERVER) throw new Error('nats-server is not installed (apt-get install nats-server)');
+    if (!NATS_SERVER) throw new MissingBinaryError('nats-server');
     const args = ['-js', '-sd', join(this.dir, 'jetstream'), '-a', '127.0.0.1', '-p', this.port === 0 ? '-1' : String(this.port), '-n', 'edgeagg-test'];
     const child = spawn(NATS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -104,9 +105,4 @@ export class NatsServer {
     await this.stop('SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-/** True when the test machine can run these tests. */
-export function natsServerAvailable(): boolean {
-  return NATS_SERVER !== undefined && spawnSync(NATS_SERVER, ['--version']).status === 0;
 }

@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { requireBinary } from '../../helpers/binaries.js';
 
 export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
 
@@ -76,7 +77,7 @@ export class PrometheusServer {
     );
     const port = await freePort();
     const child = spawn(
-      PROMETHEUS_BIN,
+      requireBinary(PROMETHEUS_BIN),
       [
         `--config.file=${join(dir, 'prometheus.yml')}`,
         `--storage.tsdb.path=${join(dir, 'data')}`,
