@@ -9,6 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Telemetry, type Logger } from '../src/telemetry/index.js';
+import { aggregatorCounterMapper } from '../src/apps/index.js';
 
 const GROUP = 32;
 const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
@@ -124,7 +125,7 @@ export async function telemetryHotPath(): Promise<string[]> {
     '|---|---|---|',
   ];
   for (const [name, env] of CONFIGS) {
-    const t = new Telemetry({ logger: quiet, nodeId: 'bench', serviceVersion: '0.1.0', env });
+    const t = new Telemetry({ logger: quiet, nodeId: 'bench', serviceVersion: '0.1.0', env, guestCounters: [aggregatorCounterMapper] });
     const r = run(harness(t), name.includes('%'));
     lines.push(`| ${name} | ${(r.write - base.write).toFixed(2)} µs | ${(r.read - base.read).toFixed(2)} µs |`);
     await Promise.race([t.shutdown(), new Promise((resolve) => setTimeout(resolve, 100))]);

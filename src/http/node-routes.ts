@@ -2,10 +2,8 @@
  * The routes every node answers whatever apps it hosts: liveness, readiness, the node's own state,
  * its view of the fleet, and the Prometheus scrape.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bearerToken } from './auth.js';
-import { sendError, sendJson } from './respond.js';
+import { sendBody, sendError, sendJson } from './respond.js';
 import type { Route } from './router.js';
 
 const READ_SCOPES = ['read', 'admin'] as const;
@@ -41,40 +39,34 @@ export function nodeRoutes(options: NodeRoutesOptions): Route[] {
 }
 
 export interface MetricsRouteOptions {
-  /** Writes the Prometheus text exposition (src/telemetry); undefined when metrics are disabled. */
-  serve: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-  /** A bearer token the scrape must send; empty: none. The metrics token is not a JWT. @default '' */
-  token?: string;
+  /** The Prometheus text exposition (src/telemetry); rejects when metrics are disabled. */
+  render: () => Promise<{ contentType: string; body: string }>;
+  /** Whether a scrape with this bearer token (undefined: none sent) is answered. */
+  accepts: (token: string | undefined) => boolean;
 }
 
 /** `GET /metrics`: Prometheus scrapes it; with a metrics token, only `Authorization: Bearer <token>` is answered. */
 export function metricsRoute(options: MetricsRouteOptions): Route {
-  const tokenHash = options.token ? sha256(options.token) : undefined;
   return {
     method: 'GET',
     template: '/metrics',
     scopes: [],
-    handle: (ctx) => {
-      if (!options.serve) {
-        sendError(ctx.res, 404, 'not_found', 'metrics are disabled (OTEL_SDK_DISABLED=true)');
+    handle: async (ctx) => {
+      // The header only: a metrics token is never taken from the query (it would end up in logs).
+      if (!options.accepts(bearerToken(ctx.req, ''))) {
+        sendError(ctx.res, 401, 'unauthorized', 'this endpoint needs the metrics token: send "Authorization: Bearer <metrics-token>"', {
+          'www-authenticate': 'Bearer realm="metrics"',
+        });
         return;
       }
-      if (tokenHash) {
-        const token = bearerToken(ctx.req, '');
-        // Compared as hashes: equal lengths, and no timing that tells how much of the token was right.
-        if (token === undefined || !timingSafeEqual(sha256(token), tokenHash)) {
-          sendError(ctx.res, 401, 'unauthorized', 'this endpoint needs the metrics token: send "Authorization: Bearer <metrics-token>"', {
-            'www-authenticate': 'Bearer realm="metrics"',
-          });
-          return;
-        }
+      let text: { contentType: string; body: string };
+      try {
+        text = await options.render();
+      } catch (error) {
+        sendError(ctx.res, 404, 'not_found', error instanceof Error ? error.message : String(error));
+        return;
       }
-      ctx.res.setHeader('cache-control', 'no-store');
-      options.serve(ctx.req, ctx.res);
+      sendBody(ctx.res, 200, text.contentType, text.body);
     },
   };
-}
-
-function sha256(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
 }

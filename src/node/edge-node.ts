@@ -6,17 +6,17 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
-import { AggregatorApp } from '../apps/index.js';
+import { AggregatorApp, aggregatorCounterMapper } from '../apps/index.js';
 import { TokenVerifier, loadOrCreateNodeKey, type NodeKey } from '../auth/index.js';
-import { createEdgeServer, listen, metricsRoute, nodeRoutes, serverUrl, type Route } from '../http/index.js';
+import { createEdgeServer, listen, metricsRoute, nodeRoutes, serverUrl, type MetricsRouteOptions, type Route } from '../http/index.js';
 import { IngestPipeline } from '../ingest/index.js';
 import { LoadShedder, StoreBreaker } from '../resilience/index.js';
 import { CAPABILITIES, Runtime, parsePublicKey, type GuestModule } from '../runtime/index.js';
 import { SqliteStore, WalSyncer } from '../store/index.js';
-import { Telemetry, createLogger, parseListenAddress, snapshotFromFleetInfo, type LogFormat, type Logger, type LogLevel } from '../telemetry/index.js';
+import { Telemetry, createLogger, parseListenAddress, type LogFormat, type Logger, type LogLevel } from '../telemetry/index.js';
 import { dashboardRoutes } from '../web/index.js';
-// Type only: the replication module (and the NATS client) is loaded only when --nats is set.
-import type { Replicator } from '../replication/index.js';
+// The NATS client is loaded only when --nats is set (createReplicator).
+import { createReplicator, standaloneFleet, type Replicator } from '../replication/index.js';
 import { durabilityPlan, durableWal, type DurabilityPlan } from './durability.js';
 import { packageVersion, readModuleBundle, trustedModuleKeys } from './module-bundle.js';
 import type { Settings } from './settings.js';
@@ -71,7 +71,13 @@ export class EdgeNode {
     const logger = options.logger ?? createLogger(settings['log-level'] as LogLevel, { format: settings['log-format'] as LogFormat });
     const identity = openIdentity(settings);
     // Telemetry: its hooks go to the runtime, the write path and the server (none of them imports it).
-    const telemetry = new Telemetry({ logger, nodeId: identity.nodeId, serviceVersion: packageVersion(), metricsToken: settings['metrics-token'] });
+    const telemetry = new Telemetry({
+      logger,
+      nodeId: identity.nodeId,
+      serviceVersion: packageVersion(),
+      metricsToken: settings['metrics-token'],
+      guestCounters: [aggregatorCounterMapper],
+    });
     const storage = openStorage(settings, identity.dataDir);
     try {
       // The app, the pipeline and the module refer to each other through these late-bound references.
@@ -105,10 +111,7 @@ export class EdgeNode {
       telemetry.observeBreaker(breaker);
       telemetry.observeShedder(shedder);
       telemetry.observeFold(pipeline);
-      telemetry.observeReplication(() => {
-        const info = node.replication?.fleetInfo();
-        return info && snapshotFromFleetInfo(info);
-      });
+      telemetry.observeReplication(() => node.replication?.stats());
       node.server = createEdgeServer({
         routes: node.routes(),
         verifier: createVerifier(settings, identity.nodeKey),
@@ -184,7 +187,7 @@ export class EdgeNode {
         nodeInfo: () => this.info(),
         fleetInfo: () => this.fleetInfo(),
         readiness: () => ({ ready: this.ready, module: `${this.module.name}@${this.module.version}`, circuit: this.breaker.state, draining: this.draining }),
-        metrics: metricsHere ? { serve: telemetry.handleMetrics, token: settings['metrics-token'] } : undefined,
+        metrics: metricsHere ? this.metricsEndpoint() : undefined,
       }),
       ...dashboardRoutes(),
     ];
@@ -204,21 +207,13 @@ export class EdgeNode {
 
   /** `GET /v1/fleet`: replication's view, or this node alone. */
   private fleetInfo(): unknown {
-    const nodeId = this.identity.nodeId;
-    return (
-      this.replication?.fleetInfo() ?? {
-        node_id: nodeId,
-        replication: 'off',
-        nodes: [{ node_id: nodeId, self: true, url: this.server?.listening ? this.url : null, last_contact: new Date().toISOString(), last_contact_age_ms: 0, outbox_depth: 0, replication_lag_ms: null, pending: 0, catching_up: false, regions: 'all' }],
-      }
-    );
+    return this.replication?.fleetInfo() ?? standaloneFleet(this.identity.nodeId, this.server?.listening ? this.url : undefined);
   }
 
   private async createReplication(): Promise<Replicator | undefined> {
     const { settings } = this;
     if (settings.nats.length === 0) return undefined;
-    const { Replicator } = await import('../replication/index.js');
-    return new Replicator({
+    return createReplicator({
       nodeId: this.identity.nodeId,
       servers: settings.nats,
       store: this.storage.store,
@@ -235,13 +230,18 @@ export class EdgeNode {
     });
   }
 
+  /** What `/metrics` serves: telemetry renders the text and checks the scrape's token. */
+  private metricsEndpoint(): MetricsRouteOptions {
+    return { render: () => this.telemetry.renderMetrics(), accepts: (token) => this.telemetry.metricsTokenAccepted(token) };
+  }
+
   /** `--metrics-listen host:port`: `/metrics` on its own address, answered by the same route. */
   private async listenMetrics(): Promise<void> {
     const { settings, telemetry } = this;
     if (!settings['metrics-listen'] || !telemetry.enabled) return;
     const { host, port } = parseListenAddress(settings['metrics-listen']);
     const server = createEdgeServer({
-      routes: [metricsRoute({ serve: telemetry.handleMetrics, token: settings['metrics-token'] })],
+      routes: [metricsRoute(this.metricsEndpoint())],
       verifier: undefined,
       onError: (error, context) => this.logger.error(context, { error }),
     });

@@ -6,7 +6,7 @@
 import { headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { StoredEvent } from '../runtime/index.js';
 import type { EventDigest } from '../store/index.js';
-import type { Logger } from '../telemetry/logger.js';
+import type { Logger } from '../telemetry/index.js';
 import type { ApplyResult, DigestQuery, EventsQuery, Replica } from './anti-entropy.js';
 import { decodeApply, decodeEventPage, encodeApply, encodeEventPage, type EventPageBody } from './codec.js';
 import { ANTI_ENTROPY_PREFIX, antiEntropySubject, token, type AntiEntropyOperation } from './subjects.js';

@@ -5,7 +5,3 @@ import type { BackoffPolicy } from '../resilience/index.js';
 export const RECONNECT_BACKOFF: BackoffPolicy = { initialMs: 250, maxMs: 5_000, multiplier: 2, jitter: 0.5 };
 /** Retrying a publish that failed while connected (JetStream busy or restarting). */
 export const PUBLISH_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 5_000, multiplier: 2, jitter: 0.5 };
-
-// For the files that still import these from here (publisher.ts, replicator.ts, index.ts); new code takes
-// them from ../resilience/index.js, and these go once those have moved.
-export { backoffDelay, sleep, type BackoffPolicy as Backoff } from '../resilience/index.js';

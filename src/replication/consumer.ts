@@ -9,7 +9,7 @@
 import type { JsMsg, JetStreamClient, JetStreamManager, ConsumerMessages } from '@nats-io/jetstream';
 import { AckPolicy, DeliverPolicy, PubHeaders, ReplayPolicy } from '@nats-io/jetstream';
 import type { StoredEvent } from '../runtime/index.js';
-import type { Logger } from '../telemetry/logger.js';
+import type { Logger } from '../telemetry/index.js';
 import type { EventSink } from './anti-entropy.js';
 import { decodeEvent } from './codec.js';
 import { JETSTREAM_STREAM, ORIGIN_HEADER, consumerName, eventFilter, isConsumerOf, parseEventSubject } from './subjects.js';

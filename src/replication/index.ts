@@ -1,20 +1,30 @@
 /**
- * Replication across edge nodes over NATS JetStream, with anti-entropy: see docs/replication.md. The node
- * loads this folder only when `--nats` is set, so a node that runs alone runs no NATS code.
+ * Replication across edge nodes over NATS JetStream, with anti-entropy: see docs/replication.md. This face
+ * loads no NATS code: `createReplicator` loads the NATS client, so a node that runs alone (no `--nats`)
+ * runs none of it, and still shows its fleet view (`standaloneFleet`).
  */
+import type { Replicator, ReplicatorOptions } from './replicator.js';
+export { type Replicator, type ReplicatorOptions, type ReplicationStore, type AppliedVia, type AntiEntropyStats } from './replicator.js';
 export {
-  Replicator,
-  type ReplicatorOptions,
-  type ReplicationStore,
+  renderFleet,
+  standaloneFleet,
   type FleetInfo,
-  type AppliedVia,
+  type FleetMember,
+  type FleetNodeInfo,
   type JetStreamState,
-  type AntiEntropyStats,
-} from './replicator.js';
+  type ReplicationStats,
+  type StandaloneFleetInfo,
+} from './fleet.js';
+
+/** A replicator for `options`, not started; loads the NATS client (once) on the first call. */
+export async function createReplicator(options: ReplicatorOptions): Promise<Replicator> {
+  const { Replicator } = await import('./replicator.js');
+  return new Replicator(options);
+}
 export type { ConnectionStatus } from './connection.js';
 export { reconcile, compareEvents, LocalReplica, type Replica, type ReconcileOptions, type ReconcileReport, type ApplyResult, type DigestQuery, type EventsQuery, type EventSink } from './anti-entropy.js';
 export { differingBuckets, digestEvents, digestWindow, type DigestWindow } from './digest.js';
-export { backoffDelay, RECONNECT_BACKOFF, PUBLISH_BACKOFF, type Backoff } from './backoff.js';
+export { RECONNECT_BACKOFF, PUBLISH_BACKOFF } from './backoff.js';
 export { JETSTREAM_STREAM, EVENTS_PREFIX, HEARTBEAT_SUBJECT, ORIGIN_HEADER, eventSubject, messageId, consumerName, token, untoken } from './subjects.js';
 export { encodeEvent, decodeEvent } from './codec.js';
 export { rememberTraces, type ReplicationTracer, type MessageSpan, type TraceHeaders } from './tracing.js';

@@ -9,9 +9,10 @@
  */
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import type { Logger } from '../telemetry/logger.js';
+import type { Logger } from '../telemetry/index.js';
 import type { OutboxEntry } from '../store/index.js';
-import { PUBLISH_BACKOFF, backoffDelay, sleep } from './backoff.js';
+import { backoffDelay, sleep } from '../resilience/index.js';
+import { PUBLISH_BACKOFF } from './backoff.js';
 import { encodeEvent } from './codec.js';
 import { ORIGIN_HEADER, eventSubject, messageId } from './subjects.js';
 import type { ReplicationTracer } from './tracing.js';

@@ -14,14 +14,15 @@ import { StorageType, RetentionPolicy, DiscardPolicy, jetstream, jetstreamManage
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { StoredEvent } from '../runtime/index.js';
 import type { EventDigest, EventCursor, OutboxEntry } from '../store/index.js';
-import type { Logger } from '../telemetry/logger.js';
+import type { Logger } from '../telemetry/index.js';
 import { LocalReplica, reconcile, type EventSink, type ReconcileReport } from './anti-entropy.js';
 import { serveAntiEntropy, RemoteReplica } from './ae-transport.js';
-import { RECONNECT_BACKOFF, backoffDelay, sleep } from './backoff.js';
+import { backoffDelay, sleep } from '../resilience/index.js';
+import { RECONNECT_BACKOFF } from './backoff.js';
 import { FleetConnection, type ConnectionStatus } from './connection.js';
 import { EventConsumer } from './consumer.js';
 import { DIGEST_BUCKET_MS, digestWindow } from './digest.js';
-import { FleetView, parseHeartbeat, type Heartbeat } from './fleet.js';
+import { FleetView, fleetMember, parseHeartbeat, renderFleet, type FleetInfo, type Heartbeat, type JetStreamState, type ReplicationStats } from './fleet.js';
 import { OutboxPublisher } from './publisher.js';
 import { EVENTS_PREFIX, HEARTBEAT_SUBJECT, JETSTREAM_STREAM } from './subjects.js';
 import { rememberTraces, type ReplicationTracer } from './tracing.js';
@@ -73,9 +74,6 @@ export interface ReplicatorOptions {
   tracer?: ReplicationTracer;
 }
 
-/** Where JetStream is for this node. */
-export type JetStreamState = 'starting' | 'ok' | 'unavailable';
-
 export interface AntiEntropyStats {
   rounds: number;
   lastRoundAt: number | undefined;
@@ -85,36 +83,6 @@ export interface AntiEntropyStats {
   repairedOut: number;
   conflicts: number;
   lastError: string | undefined;
-}
-
-/** `GET /v1/fleet`. */
-export interface FleetInfo {
-  node_id: string;
-  replication: 'nats';
-  nats: ConnectionStatus & { jetstream: JetStreamState };
-  nodes: Array<{
-    node_id: string;
-    self: boolean;
-    url: string | null;
-    last_contact: string;
-    last_contact_age_ms: number;
-    outbox_depth: number;
-    replication_lag_ms: number | null;
-    pending: number;
-    catching_up: boolean;
-    regions: string[] | 'all';
-  }>;
-  publisher: { published: number; duplicates: number; failures: number; last_error: string | null };
-  consumer: { received: number; applied: number; duplicates: number; conflicts: number; own: number; undecodable: number; pending: number };
-  anti_entropy: {
-    digests_ready: boolean;
-    rounds: number;
-    last_round_at: string | null;
-    repaired_in: number;
-    repaired_out: number;
-    conflicts: number;
-    last_error: string | null;
-  };
 }
 
 /** How an applied event reached this node. */
@@ -209,44 +177,36 @@ export class Replicator {
     return () => this.listeners.delete(listener);
   }
 
-  fleetInfo(): FleetInfo {
+  /** Replication's state and totals now, typed: telemetry reads them, and `GET /v1/fleet` shows them. */
+  stats(): ReplicationStats {
     const now = Date.now();
-    const self = this.heartbeat(now);
-    const regions = (r: string[]): string[] | 'all' => (r.length === 0 ? 'all' : r);
     const p = this.publisher.stats;
     const c = this.consumer.stats;
     const ae = this.antiEntropy;
     return {
-      node_id: this.options.nodeId,
-      replication: 'nats',
-      nats: { ...this.connection.status, jetstream: this.jetstreamState },
-      nodes: [
-        { ...self, last_contact: now, self: true },
-        ...this.fleet.known().map((n) => ({ ...n, self: false })),
-      ].map((n) => ({
-        node_id: n.node_id,
-        self: n.self,
-        url: n.url ?? null,
-        last_contact: new Date(n.last_contact).toISOString(),
-        last_contact_age_ms: now - n.last_contact,
-        outbox_depth: n.outbox_depth,
-        replication_lag_ms: n.replication_lag_ms,
-        pending: n.pending,
-        catching_up: n.catching_up,
-        regions: regions(n.regions),
-      })),
-      publisher: { published: p.published, duplicates: p.duplicates, failures: p.failures, last_error: p.lastError ?? null },
+      nodeId: this.options.nodeId,
+      at: now,
+      connection: this.connection.status,
+      jetstream: this.jetstreamState,
+      self: fleetMember(this.heartbeat(now), now),
+      peers: this.fleet.known().map((n) => fleetMember(n, n.last_contact)),
+      publisher: { published: p.published, duplicates: p.duplicates, failures: p.failures, lastError: p.lastError },
       consumer: { received: c.received, applied: c.applied, duplicates: c.duplicates, conflicts: c.conflicts, own: c.own, undecodable: c.undecodable, pending: c.pending },
-      anti_entropy: {
-        digests_ready: this.digestsReady,
+      antiEntropy: {
+        digestsReady: this.digestsReady,
         rounds: ae.rounds,
-        last_round_at: ae.lastRoundAt === undefined ? null : new Date(ae.lastRoundAt).toISOString(),
-        repaired_in: ae.repairedIn,
-        repaired_out: ae.repairedOut,
+        lastRoundAt: ae.lastRoundAt,
+        repairedIn: ae.repairedIn,
+        repairedOut: ae.repairedOut,
         conflicts: ae.conflicts,
-        last_error: ae.lastError ?? null,
+        lastError: ae.lastError,
       },
     };
+  }
+
+  /** `GET /v1/fleet`: {@link stats} as JSON (src/replication/fleet.ts `renderFleet`). */
+  fleetInfo(): FleetInfo {
+    return renderFleet(this.stats());
   }
 
   private emit(events: StoredEvent[], via: AppliedVia): void {

@@ -12,6 +12,7 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from './logger.js';
+import { backoffDelay } from '../resilience/index.js';
 
 /** Logs an outage once when it starts and once when it ends, instead of once per failed export. */
 export class ExportHealth {
@@ -127,8 +128,7 @@ export class RetryingSpanExporter implements SpanExporter {
 
   private schedule(): void {
     if (this.timer || this.draining || this.stopped) return;
-    const base = Math.min(this.options.maxBackoffMs ?? 30_000, (this.options.initialBackoffMs ?? 1_000) * 2 ** Math.min(this.failures - 1, 16));
-    const delay = base * (0.5 + Math.random() / 2);
+    const delay = backoffDelay({ initialMs: this.options.initialBackoffMs ?? 1_000, maxMs: this.options.maxBackoffMs ?? 30_000, multiplier: 2, jitter: 0.5 }, this.failures - 1);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.drain();

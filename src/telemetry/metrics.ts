@@ -4,7 +4,9 @@
  * table is in docs/observability.md.
  *
  * Guest-defined counters (`metric_add`) live under `edgeagg.guest.<name>` (docs/abi.md); the node's
- * own instruments therefore never start with `edgeagg.guest`, so no guest can shadow one.
+ * own instruments therefore never start with `edgeagg.guest`, so no guest can shadow one. An app may
+ * also map its guest's counters onto a node counter of its own (./guest-hooks.ts `GuestCounterMapper`;
+ * the aggregator's `edgeagg.readings`), declared here when telemetry starts.
  */
 import type { Attributes, Counter, Meter, MetricOptions } from '@opentelemetry/api';
 import { BoundHistogram } from './bound-histogram.js';
@@ -83,8 +85,18 @@ export class NodeHistograms {
   }
 }
 
+/** A node counter, as an app declares it for the guest counters it maps (e.g. `edgeagg.readings`). */
+export interface CounterDefinition {
+  /** The OpenTelemetry name, e.g. `edgeagg.readings` (Prometheus: `edgeagg_readings_total`). */
+  name: string;
+  description: string;
+  /** UCUM, or a `{thing}` annotation, e.g. `{reading}`. */
+  unit: string;
+}
+
+const GUEST_PREFIX = 'edgeagg.guest.';
+
 export class NodeMetrics {
-  readonly readings: CumulativeCounter;
   readonly callErrors: CumulativeCounter;
   readonly deadlineHits: CumulativeCounter;
   readonly memoryCapHits: CumulativeCounter;
@@ -92,15 +104,15 @@ export class NodeMetrics {
   readonly spansDropped: Counter;
   readonly exportFailures: Counter;
   private readonly guestCounters = new Map<string, CumulativeCounter>();
+  private readonly mappedCounters = new Map<string, CumulativeCounter>();
 
   constructor(
     readonly meter: Meter,
     readonly histograms: NodeHistograms,
+    mapped: readonly CounterDefinition[] = [],
   ) {
-    this.readings = new CumulativeCounter(meter, 'edgeagg.readings', {
-      description: 'Readings the aggregator judged, by outcome (accepted, duplicate, rejected) and, for rejected ones, by error code.',
-      unit: '{reading}',
-    });
+    // First: the exposition lists instruments in the order they were made.
+    for (const definition of mapped) this.mappedCounter(definition);
     this.callErrors = new CumulativeCounter(meter, 'edgeagg.wasm.call.errors', {
       description: 'Failed guest invocations by error code (docs/abi.md "Call errors") and, for traps, the kind of trap.',
       unit: '{call}',
@@ -127,11 +139,22 @@ export class NodeMetrics {
     });
   }
 
+  /** The node counter an app maps guest counters to, made on first use (one per name). */
+  mappedCounter(definition: CounterDefinition): CumulativeCounter {
+    let counter = this.mappedCounters.get(definition.name);
+    if (!counter) {
+      if (definition.name.startsWith(GUEST_PREFIX)) throw new Error(`${definition.name}: names under ${GUEST_PREFIX} are the guests' own counters`);
+      counter = new CumulativeCounter(this.meter, definition.name, { description: definition.description, unit: definition.unit });
+      this.mappedCounters.set(definition.name, counter);
+    }
+    return counter;
+  }
+
   /** The counter of a guest's `metric_add` name, exported as `edgeagg_guest_<name>_total`. */
   guestCounter(name: string): CumulativeCounter {
     let counter = this.guestCounters.get(name);
     if (!counter) {
-      counter = new CumulativeCounter(this.meter, `edgeagg.guest.${name}`, { description: `Guest counter "${name}" (metric_add), per module and version.` });
+      counter = new CumulativeCounter(this.meter, `${GUEST_PREFIX}${name}`, { description: `Guest counter "${name}" (metric_add), per module and version.` });
       this.guestCounters.set(name, counter);
     }
     return counter;

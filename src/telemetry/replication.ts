@@ -1,62 +1,74 @@
 /**
- * Replication metrics are read, not pushed: replication keeps its own totals and gauges, and
- * {@link ReplicationSnapshot} is what telemetry asks for at each collection (a Prometheus scrape, an
- * OTLP export). Nothing is recorded on replication's hot path.
+ * Replication metrics are read, not pushed: replication keeps its own totals and gauges, and telemetry
+ * reads its typed stats (src/replication `Replicator.stats()`) at each collection (a Prometheus scrape,
+ * an OTLP export). Nothing is recorded on replication's hot path.
  */
+import type { Meter } from '@opentelemetry/api';
+import type { Logger } from './logger.js';
 
-/** What replication reports at each collection. Totals are cumulative since the node started. */
-export interface ReplicationSnapshot {
-  /** Connected to NATS. */
-  connected: boolean;
-  /** Local events committed but not yet published (the outbox). */
-  outboxDepth: number;
-  /** How far this node's consumer is behind the fleet's events, in ms; undefined when unknown. */
-  lagMs: number | undefined;
-  /** Events this node published. */
-  published: number;
-  /** Failed publish attempts (retried). */
-  publishFailures: number;
-  /** Events from other nodes folded in here. */
-  applied: number;
-  /** Events received that this node already had. */
-  duplicates: number;
-  /** Events received whose identity this node holds with another value (the first one stays). */
-  conflicts: number;
-  /** Anti-entropy rounds run. */
-  antiEntropyRounds: number;
-  /** Events repaired by anti-entropy: `in`, this node lacked them; `out`, a peer did. */
-  repairsIn: number;
-  repairsOut: number;
+/**
+ * What telemetry reads of src/replication's `ReplicationStats` (structurally: telemetry does not import
+ * replication, which the node loads only with `--nats`). Totals are cumulative since the node started.
+ */
+export interface ReplicationStatsLike {
+  /** When the stats were read (Unix ms): contact ages are measured from it. */
+  at: number;
+  connection: { state: string };
+  /** This node: its outbox (local events not yet published) and how far its consumer is behind, in ms. */
+  self: { outboxDepth: number; lagMs: number | undefined };
   /** The other nodes as last heard of (bounded by the fleet's size). */
-  peers: Array<{ nodeId: string; outboxDepth: number; lagMs: number | undefined; lastContactAgeMs: number }>;
+  peers: ReadonlyArray<{ nodeId: string; outboxDepth: number; lagMs: number | undefined; lastContactAt: number }>;
+  publisher: { published: number; failures: number };
+  /** Events from other nodes: folded in, already here, or held here with another value (the first stays). */
+  consumer: { applied: number; duplicates: number; conflicts: number };
+  /** Repairs: `in`, this node lacked the events; `out`, a peer did. */
+  antiEntropy: { rounds: number; repairedIn: number; repairedOut: number; conflicts: number };
 }
 
-/** The parts of replication's `GET /v1/fleet` answer a snapshot is made of (src/replication FleetInfo). */
-export interface FleetInfoLike {
-  nats?: { state: string };
-  nodes: ReadonlyArray<{ node_id: string; self: boolean; outbox_depth: number; replication_lag_ms: number | null; last_contact_age_ms: number }>;
-  publisher?: { published: number; failures: number };
-  consumer?: { applied: number; duplicates: number; conflicts: number };
-  anti_entropy?: { rounds: number; repaired_in: number; repaired_out: number; conflicts: number };
-}
-
-/** A snapshot from replication's fleet view (what the composition root feeds telemetry with). */
-export function snapshotFromFleetInfo(info: FleetInfoLike): ReplicationSnapshot {
-  const self = info.nodes.find((n) => n.self);
-  return {
-    connected: info.nats?.state === 'connected',
-    outboxDepth: self?.outbox_depth ?? 0,
-    lagMs: self?.replication_lag_ms ?? undefined,
-    published: info.publisher?.published ?? 0,
-    publishFailures: info.publisher?.failures ?? 0,
-    applied: info.consumer?.applied ?? 0,
-    duplicates: info.consumer?.duplicates ?? 0,
-    conflicts: (info.consumer?.conflicts ?? 0) + (info.anti_entropy?.conflicts ?? 0),
-    antiEntropyRounds: info.anti_entropy?.rounds ?? 0,
-    repairsIn: info.anti_entropy?.repaired_in ?? 0,
-    repairsOut: info.anti_entropy?.repaired_out ?? 0,
-    peers: info.nodes
-      .filter((n) => !n.self)
-      .map((n) => ({ nodeId: n.node_id, outboxDepth: n.outbox_depth, lagMs: n.replication_lag_ms ?? undefined, lastContactAgeMs: n.last_contact_age_ms })),
-  };
+/**
+ * Replication's metrics, read from `source` at each collection (once for all of them). `source`
+ * answers undefined while the node runs alone. See docs/observability.md for the names.
+ */
+export function observeReplication(meter: Meter, logger: Logger, source: () => ReplicationStatsLike | undefined): void {
+  const gauge = (name: string, description: string, unit: string) => meter.createObservableGauge(name, { description, unit });
+  const counter = (name: string, description: string, unit: string) => meter.createObservableCounter(name, { description, unit });
+  const connected = gauge('edgeagg.replication.connected', '1 while connected to NATS, 0 otherwise.', '1');
+  const outbox = gauge('edgeagg.replication.outbox.depth', 'Local events committed but not yet published.', '{event}');
+  const lag = gauge('edgeagg.replication.lag', "How far this node's consumer is behind the fleet's events.", 's');
+  const published = counter('edgeagg.replication.published', 'Events this node published.', '{event}');
+  const publishFailures = counter('edgeagg.replication.publish.failures', 'Failed publish attempts (retried).', '{attempt}');
+  const received = counter('edgeagg.replication.received', 'Events received from other nodes, by outcome (applied, duplicate, conflict).', '{event}');
+  const rounds = counter('edgeagg.replication.anti_entropy.rounds', 'Anti-entropy rounds run.', '{round}');
+  const repairs = counter('edgeagg.replication.anti_entropy.repairs', 'Events repaired by anti-entropy: direction in (this node lacked them) or out (a peer did).', '{event}');
+  const peerLag = gauge('edgeagg.replication.peer.lag', 'Replication lag other nodes report in their heartbeats.', 's');
+  const peerOutbox = gauge('edgeagg.replication.peer.outbox.depth', 'Outbox depth other nodes report in their heartbeats.', '{event}');
+  const peerContact = gauge('edgeagg.replication.peer.last_contact_age', 'Time since the last heartbeat of each other node.', 's');
+  meter.addBatchObservableCallback(
+    (r) => {
+      let s: ReplicationStatsLike | undefined;
+      try {
+        s = source();
+      } catch (error) {
+        logger.warn('replication metrics unavailable', { error });
+      }
+      if (!s) return;
+      r.observe(connected, s.connection.state === 'connected' ? 1 : 0);
+      r.observe(outbox, s.self.outboxDepth);
+      if (s.self.lagMs !== undefined) r.observe(lag, s.self.lagMs / 1000);
+      r.observe(published, s.publisher.published);
+      r.observe(publishFailures, s.publisher.failures);
+      r.observe(received, s.consumer.applied, { outcome: 'applied' });
+      r.observe(received, s.consumer.duplicates, { outcome: 'duplicate' });
+      r.observe(received, s.consumer.conflicts + s.antiEntropy.conflicts, { outcome: 'conflict' });
+      r.observe(rounds, s.antiEntropy.rounds);
+      r.observe(repairs, s.antiEntropy.repairedIn, { direction: 'in' });
+      r.observe(repairs, s.antiEntropy.repairedOut, { direction: 'out' });
+      for (const p of s.peers) {
+        if (p.lagMs !== undefined) r.observe(peerLag, p.lagMs / 1000, { peer: p.nodeId });
+        r.observe(peerOutbox, p.outboxDepth, { peer: p.nodeId });
+        r.observe(peerContact, (s.at - p.lastContactAt) / 1000, { peer: p.nodeId });
+      }
+    },
+    [connected, outbox, lag, published, publishFailures, received, rounds, repairs, peerLag, peerOutbox, peerContact],
+  );
 }

@@ -6,7 +6,7 @@
  * (`onCall`, `onMetric`, `onLog`) read it. That costs a variable write, where AsyncLocalStorage would
  * cost a context object per request and per await.
  */
-import type { Context, Span } from '@opentelemetry/api';
+import { ROOT_CONTEXT, trace, type Context, type Span } from '@opentelemetry/api';
 import type { HistogramCell } from './bound-histogram.js';
 import type { CounterCell } from './metrics.js';
 
@@ -24,13 +24,13 @@ export interface GroupTrace {
   folds: FoldTiming[];
 }
 
-/** Where one guest counter of one module version is counted (src/telemetry Telemetry.onMetric). */
+/** Where one guest counter of one module version is counted (./guest-hooks.ts). */
 export interface GuestMetricCells {
   /** `edgeagg.guest.<name>` for the module version. */
   counter: CounterCell | undefined;
-  /** `edgeagg.readings` for the outcome a `readings_*` counter names, else undefined. */
-  readings: CounterCell | undefined;
-  /** `edgeagg.ingest.batch.size` of the module version, for `readings_*` counters. */
+  /** The node counter an app mapped the guest counter to (e.g. `edgeagg.readings`), else undefined. */
+  mapped: CounterCell | undefined;
+  /** `edgeagg.ingest.batch.size` of the module version, when the mapping counts a request's items. */
   batchSize: HistogramCell | undefined;
 }
 
@@ -95,4 +95,9 @@ export function runInGroup<T>(group: GroupTrace, fn: () => T): T {
   } finally {
     currentGroup = previous;
   }
+}
+
+/** Makes the context holding a span (child spans are made under it). */
+export function withSpan(span: Span): Context {
+  return trace.setSpan(ROOT_CONTEXT, span);
 }

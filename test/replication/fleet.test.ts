@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeProcess } from '../helpers/node-process.js';
 import { expectAggregate, type Aggregate, type Reading } from '../guests/aggregator-oracle.js';
-import { NatsServer, natsServerAvailable } from './helpers/nats-server.js';
+import { NatsServer } from './helpers/nats-server.js';
 import { TestFleet, getJson, post, readings, waitUntil } from './helpers/fleet.js';
 
 const REGIONS = ['eu-west', 'eu-west.lab', 'us_east', 'ap-south'];
@@ -24,7 +24,7 @@ interface Fleet {
   anti_entropy: { rounds: number; repaired_in: number; repaired_out: number; digests_ready: boolean };
 }
 
-describe.runIf(natsServerAvailable())('a fleet of three nodes over NATS JetStream', () => {
+describe('a fleet of three nodes over NATS JetStream', () => {
   let nats: NatsServer;
   let fleet: TestFleet;
   let gateway: string;

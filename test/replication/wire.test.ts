@@ -1,7 +1,8 @@
 /** Names on NATS and events on the wire: exact round trips, and nothing that could escape a subject level. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeEvent, encodeEvent, eventSubject, messageId, consumerName, token, untoken, backoffDelay, RECONNECT_BACKOFF } from '../../src/replication/index.js';
+import { decodeEvent, encodeEvent, eventSubject, messageId, consumerName, token, untoken, RECONNECT_BACKOFF } from '../../src/replication/index.js';
+import { backoffDelay } from '../../src/resilience/index.js';
 import { decodeApply, decodeEventPage, encodeApply, encodeEventPage } from '../../src/replication/codec.js';
 import { parseEventSubject } from '../../src/replication/subjects.js';
 import type { StoredEvent } from '../../src/runtime/index.js';

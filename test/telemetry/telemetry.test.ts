@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MetricReader, type HistogramMetricData, type SumMetricData, type MetricData } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
-import { createLogger, parseListenAddress, redact, redactText, telemetryConfig, Telemetry, trapKind, type Logger } from '../../src/telemetry/index.js';
+import { createLogger, parseListenAddress, redact, redactText, telemetryConfig, Telemetry, trapKind, type Logger, type ReplicationStatsLike } from '../../src/telemetry/index.js';
+import { aggregatorCounterMapper } from '../../src/apps/aggregator/metrics.js';
 import { runInScope, RequestScope } from '../../src/telemetry/scope.js';
 import { BoundHistogram, BoundHistogramProducer } from '../../src/telemetry/bound-histogram.js';
 import { AggregationTemporality, type Histogram } from '@opentelemetry/sdk-metrics';
@@ -49,13 +50,15 @@ afterEach(async () => {
   await Promise.all(telemetries.splice(0).map((t) => t.shutdown()));
 });
 
-function makeTelemetry(options: { spans?: InMemorySpanExporter; env?: NodeJS.ProcessEnv } = {}): { telemetry: Telemetry; reader: TestReader } {
+function makeTelemetry(options: { spans?: InMemorySpanExporter; env?: NodeJS.ProcessEnv; metricsToken?: string } = {}): { telemetry: Telemetry; reader: TestReader } {
   let reader: TestReader | undefined;
   const telemetry = new Telemetry({
     logger: quiet,
     nodeId: 'node-test',
     serviceVersion: '0.0.0',
     env: options.env ?? {},
+    metricsToken: options.metricsToken,
+    guestCounters: [aggregatorCounterMapper],
     metricReaders: [(metricProducers) => (reader = new TestReader({ metricProducers }))],
     spanExporter: options.spans,
   });
@@ -172,6 +175,32 @@ describe('guest metrics', () => {
     expect(sum(m, 'edgeagg.guest.events_folded', mod)).toBe(3);
   });
 
+  it('maps guest counters only through the mappers an app registers, into the counter each declares', async () => {
+    let reader: TestReader | undefined;
+    const telemetry = new Telemetry({
+      logger: quiet,
+      nodeId: 'n',
+      serviceVersion: '0',
+      env: {},
+      guestCounters: [{ instrument: { name: 'app.widgets', description: 'Widgets.', unit: '{widget}' }, attributes: (c) => (c.startsWith('widgets_') ? { kind: c.slice(8) } : undefined) }],
+      metricReaders: [(metricProducers) => (reader = new TestReader({ metricProducers }))],
+    });
+    telemetries.push(telemetry);
+    const p = telemetry.pipelineObserver!;
+    const a = new RequestScope('a', 'POST');
+    p.execute([a], () => p.job(a, () => {
+      telemetry.onMetric(aggregator, 'widgets_blue', 2);
+      telemetry.onMetric(aggregator, 'readings_accepted', 3);
+    }));
+    p.group({ size: 1, durationMs: 1, failed: false, committed: true }, [a]);
+    const m = await collect(reader!);
+    expect(sum(m, 'app.widgets', { module: 'aggregator', version: '1.2.3', kind: 'blue' })).toBe(2);
+    expect(m.has('edgeagg.readings')).toBe(false);
+    expect(sum(m, 'edgeagg.guest.readings_accepted')).toBe(3);
+    // Not declared as a request's items: no batch size.
+    expect(histogramCount(m, 'edgeagg.ingest.batch.size').count).toBe(0);
+  });
+
   it('times calls, and counts failures by code and trap kind, deadline hits and memory-cap hits', async () => {
     const { telemetry, reader } = makeTelemetry();
     const call = { module: 'm', version: '1', trigger: 'http' };
@@ -228,8 +257,8 @@ describe('guest metrics', () => {
     const breaker = { state: 'closed' };
     telemetry.observeBreaker(breaker);
     telemetry.observeShedder({ shed: 4, inFlight: 2 });
-    let snapshot: ReturnType<Parameters<Telemetry['observeReplication']>[0]> = undefined;
-    telemetry.observeReplication(() => snapshot);
+    let stats: ReplicationStatsLike | undefined = undefined;
+    telemetry.observeReplication(() => stats);
     breaker.state = 'open';
     telemetry.breakerChanged('open');
     let m = await collect(reader);
@@ -239,16 +268,58 @@ describe('guest metrics', () => {
     expect(sum(m, 'edgeagg.requests.shed')).toBe(4);
     expect(sum(m, 'edgeagg.requests.in_flight')).toBe(2);
     expect(m.has('edgeagg.replication.outbox.depth')).toBe(false);
-    snapshot = {
-      connected: true, outboxDepth: 12, lagMs: 1500, published: 40, publishFailures: 1, applied: 30, duplicates: 2, conflicts: 0,
-      antiEntropyRounds: 3, repairsIn: 5, repairsOut: 6, peers: [{ nodeId: 'node-b', outboxDepth: 1, lagMs: 250, lastContactAgeMs: 800 }],
+    // As src/replication's Replicator.stats() answers (typed: ReplicationStats satisfies ReplicationStatsLike).
+    stats = {
+      at: 10_000,
+      connection: { state: 'connected' },
+      self: { outboxDepth: 12, lagMs: 1500 },
+      peers: [{ nodeId: 'node-b', outboxDepth: 1, lagMs: 250, lastContactAt: 9_200 }],
+      publisher: { published: 40, failures: 1 },
+      consumer: { applied: 30, duplicates: 2, conflicts: 1 },
+      antiEntropy: { rounds: 3, repairedIn: 5, repairedOut: 6, conflicts: 2 },
     };
     m = await collect(reader);
+    expect(sum(m, 'edgeagg.replication.connected')).toBe(1);
     expect(sum(m, 'edgeagg.replication.outbox.depth')).toBe(12);
     expect(sum(m, 'edgeagg.replication.lag')).toBe(1.5);
+    expect(sum(m, 'edgeagg.replication.published')).toBe(40);
+    expect(sum(m, 'edgeagg.replication.publish.failures')).toBe(1);
+    expect(sum(m, 'edgeagg.replication.anti_entropy.rounds')).toBe(3);
     expect(sum(m, 'edgeagg.replication.anti_entropy.repairs', { direction: 'in' })).toBe(5);
+    expect(sum(m, 'edgeagg.replication.anti_entropy.repairs', { direction: 'out' })).toBe(6);
     expect(sum(m, 'edgeagg.replication.received', { outcome: 'applied' })).toBe(30);
+    expect(sum(m, 'edgeagg.replication.received', { outcome: 'duplicate' })).toBe(2);
+    // The consumer's conflicts and anti-entropy's, together.
+    expect(sum(m, 'edgeagg.replication.received', { outcome: 'conflict' })).toBe(3);
     expect(sum(m, 'edgeagg.replication.peer.lag', { peer: 'node-b' })).toBe(0.25);
+    expect(sum(m, 'edgeagg.replication.peer.outbox.depth', { peer: 'node-b' })).toBe(1);
+    expect(sum(m, 'edgeagg.replication.peer.last_contact_age', { peer: 'node-b' })).toBe(0.8);
+  });
+});
+
+describe('the Prometheus text', () => {
+  it('renders every instrument as Prometheus text, for the HTTP layer to serve', async () => {
+    const { telemetry } = makeTelemetry();
+    telemetry.onMetric(aggregator, 'readings_rejected_out_of_range', 2);
+    const m = await telemetry.renderMetrics();
+    expect(m.contentType).toBe('text/plain');
+    expect(m.body).toMatch(/^target_info\{.*service_instance_id="node-test"/m);
+    expect(m.body).toMatch(/^# TYPE edgeagg_readings_total counter$/m);
+    expect(m.body).toContain('edgeagg_readings_total{module="aggregator",version="1.2.3",outcome="rejected",code="out_of_range",');
+  });
+
+  it('accepts any request without a metrics token, and with one only that token', () => {
+    expect(makeTelemetry().telemetry.metricsTokenAccepted(undefined)).toBe(true);
+    const { telemetry } = makeTelemetry({ metricsToken: 'sekrit' });
+    expect(telemetry.metricsTokenAccepted(undefined)).toBe(false);
+    expect(telemetry.metricsTokenAccepted('')).toBe(false);
+    expect(telemetry.metricsTokenAccepted('sekri')).toBe(false);
+    expect(telemetry.metricsTokenAccepted('sekrit')).toBe(true);
+  });
+
+  it('has nothing to render when disabled', async () => {
+    const t = new Telemetry({ logger: quiet, nodeId: 'n', serviceVersion: '0', env: { OTEL_SDK_DISABLED: 'true' } });
+    await expect(t.renderMetrics()).rejects.toThrow(/disabled/);
   });
 });
 

@@ -1,0 +1,29 @@
+/**
+ * What is read, not pushed: the circuit breaker, the load shedder and the fold keep their own state,
+ * and these instruments read it at each collection (a Prometheus scrape, an OTLP export). Nothing is
+ * recorded on the request path. Replication's are in ./replication.ts.
+ */
+import type { Meter } from '@opentelemetry/api';
+
+const BREAKER_STATES = ['closed', 'open', 'half_open'] as const;
+
+/** The circuit breaker's state: 1 for the current state, 0 for the others. */
+export function observeBreaker(meter: Meter, breaker: { readonly state: string }): void {
+  meter
+    .createObservableGauge('edgeagg.circuit_breaker.state', { description: "The store's circuit breaker: 1 for its current state (closed, open, half_open), 0 for the others." })
+    .addCallback((r) => {
+      for (const state of BREAKER_STATES) r.observe(breaker.state === state ? 1 : 0, { state });
+    });
+}
+
+/** Requests shed (503 overloaded) and API requests in flight. */
+export function observeShedder(meter: Meter, shedder: { readonly shed: number; readonly inFlight: number }): void {
+  meter.createObservableCounter('edgeagg.requests.shed', { description: 'Requests refused with 503 overloaded because --max-in-flight were in flight.', unit: '{request}' }).addCallback((r) => r.observe(shedder.shed));
+  meter.createObservableUpDownCounter('edgeagg.requests.in_flight', { description: 'API requests being handled.', unit: '{request}' }).addCallback((r) => r.observe(shedder.inFlight));
+}
+
+/** The fold's backlog (src/ingest/ingest-pipeline.ts). */
+export function observeFold(meter: Meter, fold: { readonly waiting: number; readonly quarantined: number }): void {
+  meter.createObservableGauge('edgeagg.fold.waiting', { description: 'Stored events whose fold into the aggregates waits (--fold-delay-ms); reads fold them first.', unit: '{event}' }).addCallback((r) => r.observe(fold.waiting));
+  meter.createObservableGauge('edgeagg.fold.quarantined', { description: 'Stored events the module could not fold, kept in the fold journal until the next start.', unit: '{event}' }).addCallback((r) => r.observe(fold.quarantined));
+}
