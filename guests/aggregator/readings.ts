@@ -399,6 +399,15 @@ function batchError(status: i32, code: string, message: string): Response {
   return errorResponse(status, code, message);
 }
 
+/** The answer to a batch of `items` readings that is too large or empty; null when it may go on. */
+function refuseBatchSize(items: i32): Response | null {
+  if (items > MAX_ITEMS) {
+    return batchError(413, "batch_too_large", "a batch holds at most 10000 readings; split it");
+  }
+  if (items == 0) return batchError(400, "empty_batch", "the batch has no readings");
+  return null;
+}
+
 function jsonErrorMessage(r: JsonReader, prefix: string): string {
   return prefix + r.error + " at byte " + r.errorOffset.toString();
 }
@@ -435,10 +444,8 @@ function postJson(req: Request): Response {
   if (t == Token.Error || r.next() != Token.End) {
     return batchError(400, "invalid_json", jsonErrorMessage(r, "the body is not valid JSON: "));
   }
-  if (items > MAX_ITEMS) {
-    return batchError(413, "batch_too_large", "a batch holds at most 10000 readings; split it");
-  }
-  if (items == 0) return batchError(400, "empty_batch", "the batch has no readings");
+  const refused = refuseBatchSize(items);
+  if (refused != null) return refused!;
   const s = loadSettings();
   if (s.error != null) return s.error!;
   // Pass 2: process the items.
@@ -482,10 +489,8 @@ function postNdjson(req: Request): Response {
     if (!blank) items++;
     p++;
   }
-  if (items > MAX_ITEMS) {
-    return batchError(413, "batch_too_large", "a batch holds at most 10000 readings; split it");
-  }
-  if (items == 0) return batchError(400, "empty_batch", "the batch has no readings");
+  const refused = refuseBatchSize(items);
+  if (refused != null) return refused!;
   const s = loadSettings();
   if (s.error != null) return s.error!;
   // Pass 2: each non-blank line is one item.
