@@ -4,7 +4,8 @@
  * runs none of it, and still shows its fleet view (`standaloneFleet`).
  */
 import type { Replicator, ReplicatorOptions } from './replicator.js';
-export { type Replicator, type ReplicatorOptions, type ReplicationStore, type AppliedVia, type AntiEntropyStats } from './replicator.js';
+export { type Replicator, type ReplicatorOptions, type ReplicationStore, type AppliedVia } from './replicator.js';
+export type { AntiEntropyStats } from './anti-entropy-rounds.js';
 export {
   renderFleet,
   standaloneFleet,

@@ -15,13 +15,13 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { StoredEvent } from '../runtime/index.js';
 import type { EventDigest, EventCursor, OutboxEntry } from '../store/index.js';
 import type { Logger } from '../telemetry/index.js';
-import { LocalReplica, reconcile, type EventSink, type ReconcileReport } from './anti-entropy.js';
-import { serveAntiEntropy, RemoteReplica } from './ae-transport.js';
+import { LocalReplica, type EventSink } from './anti-entropy.js';
+import { AntiEntropyRounds } from './anti-entropy-rounds.js';
+import { serveAntiEntropy } from './ae-transport.js';
 import { backoffDelay, sleep } from '../resilience/index.js';
 import { RECONNECT_BACKOFF } from './backoff.js';
 import { FleetConnection, type ConnectionStatus } from './connection.js';
 import { EventConsumer } from './consumer.js';
-import { DIGEST_BUCKET_MS, digestWindow } from './digest.js';
 import { FleetView, fleetMember, parseHeartbeat, renderFleet, type FleetInfo, type Heartbeat, type JetStreamState, type ReplicationStats } from './fleet.js';
 import { OutboxPublisher } from './publisher.js';
 import { EVENTS_PREFIX, HEARTBEAT_SUBJECT, JETSTREAM_STREAM } from './subjects.js';
@@ -74,27 +74,10 @@ export interface ReplicatorOptions {
   tracer?: ReplicationTracer;
 }
 
-export interface AntiEntropyStats {
-  rounds: number;
-  lastRoundAt: number | undefined;
-  /** Events this node lacked and received through anti-entropy (pulled, or pushed to it by a peer). */
-  repairedIn: number;
-  /** Events peers lacked and received from this node's rounds. */
-  repairedOut: number;
-  conflicts: number;
-  lastError: string | undefined;
-}
-
 /** How an applied event reached this node. */
 export type AppliedVia = { kind: 'jetstream'; origin: string } | { kind: 'anti-entropy' };
 
 const DUPLICATE_WINDOW_MS = 2 * 60_000;
-/** A peer is live while its heartbeats are at most this many intervals old. */
-const LIVE_HEARTBEATS = 5;
-/** A peer that has seemed busy this long gets a round anyway. */
-const OVERDUE_MS = 60_000;
-/** Minutes of digests rebuilt per transaction. */
-const REBUILD_CHUNK_MINUTES = 10;
 
 export class Replicator {
   private readonly connection: FleetConnection;
@@ -103,13 +86,9 @@ export class Replicator {
   private readonly local: LocalReplica;
   private readonly fleet: FleetView;
   private jetstreamState: JetStreamState = 'starting';
-  private digestsReady = false;
+  private readonly antiEntropy: AntiEntropyRounds;
   private stopped = false;
-  private rebuilding: Promise<void> | undefined;
   private readonly listeners = new Set<(events: StoredEvent[], via: AppliedVia) => void>();
-  /** Last round per peer (Unix ms), to run a round even with a peer that always seems busy. */
-  private readonly lastRoundWith = new Map<string, number>();
-  readonly antiEntropy: AntiEntropyStats = { rounds: 0, lastRoundAt: undefined, repairedIn: 0, repairedOut: 0, conflicts: 0, lastError: undefined };
 
   constructor(private readonly options: ReplicatorOptions) {
     const { nodeId, store, sink, stream, logger } = options;
@@ -129,9 +108,10 @@ export class Replicator {
       },
     });
     this.local = new LocalReplica(store, sink, stream, (events) => {
-      this.antiEntropy.repairedIn += events.length;
+      this.antiEntropy.stats.repairedIn += events.length;
       this.emit(events, { kind: 'anti-entropy' });
     });
+    this.antiEntropy = new AntiEntropyRounds({ ...options, local: this.local, fleet: this.fleet, selfBusy: () => this.heartbeat().catching_up });
     this.connection = new FleetConnection({
       servers: options.servers,
       name: nodeId,
@@ -141,7 +121,7 @@ export class Replicator {
   }
 
   start(): void {
-    this.rebuilding = this.rebuildDigests();
+    this.antiEntropy.start();
     this.connection.start();
   }
 
@@ -149,7 +129,7 @@ export class Replicator {
     if (this.stopped) return;
     this.stopped = true;
     await this.connection.stop();
-    await this.rebuilding;
+    await this.antiEntropy.stop();
     this.publisher.flush();
   }
 
@@ -182,7 +162,7 @@ export class Replicator {
     const now = Date.now();
     const p = this.publisher.stats;
     const c = this.consumer.stats;
-    const ae = this.antiEntropy;
+    const ae = this.antiEntropy.stats;
     return {
       nodeId: this.options.nodeId,
       at: now,
@@ -193,7 +173,7 @@ export class Replicator {
       publisher: { published: p.published, duplicates: p.duplicates, failures: p.failures, lastError: p.lastError },
       consumer: { received: c.received, applied: c.applied, duplicates: c.duplicates, conflicts: c.conflicts, own: c.own, undecodable: c.undecodable, pending: c.pending },
       antiEntropy: {
-        digestsReady: this.digestsReady,
+        digestsReady: this.antiEntropy.digestsReady,
         rounds: ae.rounds,
         lastRoundAt: ae.lastRoundAt,
         repairedIn: ae.repairedIn,
@@ -231,7 +211,7 @@ export class Replicator {
       pending: c.pending,
       catching_up: this.jetstreamState === 'starting' || this.consumer.catchingUp || (depth > 0 && this.jetstreamHealthy(now)),
       regions: [...this.options.regions],
-      digests_ready: this.digestsReady,
+      digests_ready: this.antiEntropy.digestsReady,
     };
   }
 
@@ -247,7 +227,7 @@ export class Replicator {
         if (hb) this.fleet.record(hb);
       },
     });
-    const responder = serveAntiEntropy(nc, this.options.nodeId, this.local, () => this.digestsReady, logger);
+    const responder = serveAntiEntropy(nc, this.options.nodeId, this.local, () => this.antiEntropy.digestsReady, logger);
     const beat = (): void => {
       try {
         nc.publish(HEARTBEAT_SUBJECT, JSON.stringify(this.heartbeat()));
@@ -258,7 +238,7 @@ export class Replicator {
     beat();
     const beating = setInterval(beat, heartbeatMs);
     const jetstreamLoop = this.jetstreamLoop(nc, signal);
-    const antiEntropyLoop = this.antiEntropyLoop(nc, signal);
+    const antiEntropyLoop = this.antiEntropy.run(nc, signal);
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
     clearInterval(beating);
     // The consumers stop first, so the server drops their pull requests (a pull request left behind by a
@@ -336,104 +316,4 @@ export class Replicator {
       });
     }
   }
-
-  // --- anti-entropy ---------------------------------------------------------------------------------------
-
-  private async antiEntropyLoop(nc: NatsConnection, signal: AbortSignal): Promise<void> {
-    const interval = this.options.antiEntropyIntervalMs ?? 30_000;
-    // The first round soon after connecting (peers announce themselves with their first heartbeats).
-    await sleep(Math.min(interval, (this.options.heartbeatIntervalMs ?? 2_000) * 1.5), signal);
-    while (!signal.aborted) {
-      if (this.digestsReady) await this.antiEntropyRound(nc, signal, interval);
-      await sleep(interval * (0.8 + 0.4 * Math.random()), signal);
-    }
-  }
-
-  private async antiEntropyRound(nc: NatsConnection, signal: AbortSignal, interval: number): Promise<void> {
-    const { logger, stream } = this.options;
-    const now = Date.now();
-    const window = digestWindow(now, this.options.gracePeriodMs);
-    try {
-      this.options.store.pruneDigests(stream, window.fromMinute - 60);
-    } catch (error) {
-      logger.warn('cannot prune old digests', { error });
-    }
-    const selfBusy = this.heartbeat(now).catching_up;
-    const live = this.fleet.live(LIVE_HEARTBEATS * (this.options.heartbeatIntervalMs ?? 2_000), now);
-    for (const peer of live) {
-      if (signal.aborted) return;
-      if (!peer.digests_ready) continue;
-      // While either side is catching up through JetStream, differences are expected and JetStream closes
-      // them; a round would only send the same events twice. Not forever, though.
-      const overdue = now - (this.lastRoundWith.get(peer.node_id) ?? now) > Math.max(5 * interval, OVERDUE_MS);
-      if ((selfBusy || peer.catching_up) && !overdue) {
-        if (!this.lastRoundWith.has(peer.node_id)) this.lastRoundWith.set(peer.node_id, now);
-        continue;
-      }
-      this.lastRoundWith.set(peer.node_id, now);
-      let report: ReconcileReport;
-      try {
-        report = await reconcile(this.local, new RemoteReplica(nc, peer.node_id), {
-          stream,
-          window,
-          pull: (p) => follows(this.options.regions, p),
-          push: (p) => follows(peer.regions, p),
-          signal,
-        });
-      } catch (error) {
-        this.antiEntropy.lastError = error instanceof Error ? error.message : String(error);
-        // A peer that just left has no responders: expected, until its heartbeats age out.
-        const gone = /no responders/i.test(this.antiEntropy.lastError);
-        logger[gone ? 'debug' : 'warn']('anti-entropy round failed', { peer: peer.node_id, error });
-        continue;
-      }
-      this.antiEntropy.rounds++;
-      this.antiEntropy.lastRoundAt = Date.now();
-      this.antiEntropy.repairedOut += report.pushed.new;
-      this.antiEntropy.conflicts += report.conflicts;
-      if (report.minutes > 0) {
-        logger.info('anti-entropy repaired differences', {
-          peer: peer.node_id,
-          minutes: report.minutes,
-          received: report.pulled.new,
-          sent: report.pushed.new,
-          conflicts: report.conflicts,
-          complete: report.complete,
-        });
-      }
-    }
-  }
-
-  /**
-   * Brings the digests up to date with the event log when a store without replication wrote to it (or
-   * they were never built), a few minutes per transaction. Anti-entropy waits for it.
-   */
-  private async rebuildDigests(): Promise<void> {
-    const { store, stream, logger } = this.options;
-    try {
-      if (store.digestsComplete()) {
-        this.digestsReady = true;
-        return;
-      }
-      const started = performance.now();
-      const window = digestWindow(Date.now(), this.options.gracePeriodMs);
-      // Up to the future limit, and a day more for peers whose clocks run ahead.
-      const end = Math.floor((Date.now() + this.options.maxFutureMs) / DIGEST_BUCKET_MS) + 24 * 60;
-      let events = 0;
-      for (let from = window.fromMinute; from < end && !this.stopped; from += REBUILD_CHUNK_MINUTES) {
-        events += store.rebuildDigests(stream, from, Math.min(end, from + REBUILD_CHUNK_MINUTES));
-        await new Promise((r) => setImmediate(r));
-      }
-      if (this.stopped) return;
-      store.markDigestsComplete(window.fromMinute);
-      this.digestsReady = true;
-      logger.info('rebuilt the anti-entropy digests', { events, ms: Math.round(performance.now() - started) });
-    } catch (error) {
-      logger.error('cannot rebuild the anti-entropy digests; anti-entropy is off until the next start', { error });
-    }
-  }
-}
-
-function follows(regions: readonly string[], partition: string): boolean {
-  return regions.length === 0 || regions.includes(partition);
 }
