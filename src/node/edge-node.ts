@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { AggregatorApp, aggregatorCounterMapper } from '../apps/index.js';
-import { TokenVerifier, loadOrCreateNodeKey, type NodeKey } from '../auth/index.js';
+import { RevocationList, TokenVerifier, loadOrCreateNodeKey, type NodeKey } from '../auth/index.js';
 import { createEdgeServer, listen, metricsRoute, nodeRoutes, serverUrl, type MetricsRouteOptions, type Route } from '../http/index.js';
 import { IngestPipeline } from '../ingest/index.js';
 import { LoadShedder, StoreBreaker } from '../resilience/index.js';
@@ -111,10 +111,12 @@ export class EdgeNode {
       telemetry.observeBreaker(breaker);
       telemetry.observeShedder(shedder);
       telemetry.observeFold(pipeline);
+      telemetry.observeDatabase(storage.store);
       telemetry.observeReplication(() => node.replication?.stats());
       node.server = createEdgeServer({
         routes: node.routes(),
-        verifier: createVerifier(settings, identity.nodeKey),
+        verifier: createVerifier(settings, identity.nodeKey, storage.store, logger),
+        bodyLimit: settings['body-limit'],
         headersTimeoutMs: settings['headers-timeout-ms'],
         requestTimeoutMs: settings['request-timeout-ms'],
         idleTimeoutMs: settings['idle-timeout-ms'],
@@ -253,7 +255,7 @@ export class EdgeNode {
 
 function openIdentity(settings: Settings): Identity {
   const dataDir = resolve(settings['data-dir']);
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const { key: nodeKey, created } = loadOrCreateNodeKey(dataDir);
   const nodeId = settings['node-id'] || `node-${createHash('sha256').update(nodeKey.publicKeyPem).digest('hex').slice(0, 12)}`;
   return { dataDir, nodeKey, created, nodeId };
@@ -325,7 +327,10 @@ function createBreaker(settings: Settings, telemetry: Telemetry, logger: Logger)
   });
 }
 
-function createVerifier(settings: Settings, nodeKey: NodeKey): TokenVerifier | undefined {
+function createVerifier(settings: Settings, nodeKey: NodeKey, store: SqliteStore, logger: Logger): TokenVerifier | undefined {
   if (!settings.auth) return undefined;
-  return new TokenVerifier([nodeKey.publicKey, ...settings['token-keys'].map((f) => parsePublicKey(readFileSync(f, 'utf8')))]);
+  return new TokenVerifier([nodeKey.publicKey, ...settings['token-keys'].map((f) => parsePublicKey(readFileSync(f, 'utf8')))], {
+    maxLifetimeSeconds: settings['token-max-lifetime-s'],
+    revocations: new RevocationList({ load: () => store.tokenRevocations(), onError: (error) => logger.warn('could not read token revocations; using the last ones read', { error }) }),
+  });
 }

@@ -2,7 +2,7 @@
  * The store's connection to its database: opening it (pragmas, migrations), transactions that nest, and
  * {@link Connection.guard}, the one wrapper every operation of the store runs in.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreUnavailableError } from '../runtime/index.js';
@@ -62,6 +62,9 @@ export class Connection {
       release: db.prepare('RELEASE atomically'),
       rollbackTo: db.prepare('ROLLBACK TO atomically'),
       integrityCheck: db.prepare<[], string>('PRAGMA integrity_check').pluck(),
+      pageCount: db.prepare<[], number>('PRAGMA page_count').pluck(),
+      freelistCount: db.prepare<[], number>('PRAGMA freelist_count').pluck(),
+      pageSize: db.prepare<[], number>('PRAGMA page_size').pluck(),
     };
   }
 
@@ -70,7 +73,7 @@ export class Connection {
     const inMemory = settings.path === ':memory:' || settings.path === '';
     let db: Database.Database;
     try {
-      if (!inMemory) mkdirSync(dirname(settings.path), { recursive: true });
+      if (!inMemory) createPrivately(settings.path);
       db = new Database(settings.path, { timeout: settings.busyTimeoutMs });
     } catch (error) {
       throw toStoreError(error);
@@ -129,6 +132,16 @@ export class Connection {
   transaction<T>(fn: () => T): T {
     if (this.depth > 0) throw new Error('transaction() opens the outermost transaction; inside one, use atomically()');
     return this.atomically(fn);
+  }
+
+  /** Size of the database file in bytes: every page, in use or free (the WAL not counted). */
+  sizeBytes(): number {
+    return this.guard(() => this.sql.pageCount.get()! * this.sql.pageSize.get()!);
+  }
+
+  /** Bytes of free pages in the database file: space it can reuse without growing. */
+  freeBytes(): number {
+    return this.guard(() => this.sql.freelistCount.get()! * this.sql.pageSize.get()!);
   }
 
   /** The result of `PRAGMA integrity_check`: `'ok'`, or the problems found, one a line. */
@@ -221,6 +234,23 @@ export class Connection {
 
   private abortedError(): StoreUnavailableError {
     return (this.aborted ??= new StoreUnavailableError('the transaction was ended unexpectedly', 'transaction_aborted'));
+  }
+}
+
+/**
+ * Creates the database file (and its directory) readable by this user only, before SQLite opens it: SQLite
+ * gives its WAL and shared-memory files the database file's permissions. Files of earlier versions, created
+ * readable by everyone, are tightened.
+ */
+function createPrivately(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+    } catch {
+      // Absent (no WAL yet) or not ours to change: SQLite reports what matters when it opens the file.
+    }
   }
 }
 

@@ -11,6 +11,7 @@ import { EventLog, type EventPage, type OnNewEvent, type ReadEventsInRangeOption
 import { FoldJournalTable, SqliteFoldJournal } from './fold-journal.js';
 import { KvNamespaces } from './kv-namespaces.js';
 import { Outbox, type OutboxEntry } from './outbox.js';
+import { Revocations, type TokenRevocation } from './revocations.js';
 import { StoreMeta } from './store-meta.js';
 
 export interface SqliteStoreOptions {
@@ -98,6 +99,7 @@ export class SqliteStore implements GuestStore {
   private readonly journals: FoldJournalTable;
   private readonly outbox: Outbox;
   private readonly digests: Digests;
+  private readonly revocations: Revocations;
   /** What a new local event adds for replication (undefined without it). */
   private readonly onNewLocal: OnNewEvent | undefined;
   /** What a new replicated event adds: its digest, but no outbox entry (it is not this node's to publish). */
@@ -113,6 +115,7 @@ export class SqliteStore implements GuestStore {
     this.journals = new FoldJournalTable(conn, this.log);
     this.outbox = new Outbox(conn);
     this.digests = new Digests(conn, new StoreMeta(conn.db));
+    this.revocations = new Revocations(conn);
     if (replication) {
       this.onNewReplicated = (stream, partition, event) => this.digests.add(stream, partition, event);
       this.onNewLocal = (stream, partition, event) => {
@@ -213,6 +216,26 @@ export class SqliteStore implements GuestStore {
   /** Number of events per stream, for every stream that has any. */
   eventCounts(): Map<string, number> {
     return this.log.counts();
+  }
+
+  /** Size of the database file in bytes (pages in use and free; the WAL not counted). */
+  sizeBytes(): number {
+    return this.conn.sizeBytes();
+  }
+
+  /** Bytes of free pages in the database file. */
+  freeBytes(): number {
+    return this.conn.freeBytes();
+  }
+
+  /** Records a token revocation (by token id or by subject); idempotent. */
+  revokeToken(revocation: TokenRevocation): void {
+    this.revocations.add(revocation);
+  }
+
+  /** Every token revocation recorded. */
+  tokenRevocations(): TokenRevocation[] {
+    return this.revocations.all();
   }
 
   /** The result of `PRAGMA integrity_check`: `'ok'`, or the problems found, one a line. */

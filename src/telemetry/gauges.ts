@@ -27,3 +27,9 @@ export function observeFold(meter: Meter, fold: { readonly waiting: number; read
   meter.createObservableGauge('edgeagg.fold.waiting', { description: 'Stored events whose fold into the aggregates waits (--fold-delay-ms); reads fold them first.', unit: '{event}' }).addCallback((r) => r.observe(fold.waiting));
   meter.createObservableGauge('edgeagg.fold.quarantined', { description: 'Stored events the module could not fold, kept in the fold journal until the next start.', unit: '{event}' }).addCallback((r) => r.observe(fold.quarantined));
 }
+
+/** The database file: its size and the part of it that is free pages (reclaimable). */
+export function observeDatabase(meter: Meter, db: { sizeBytes(): number; freeBytes(): number }): void {
+  meter.createObservableGauge('edgeagg.db.size', { description: 'Size of the database file (pages in use and free pages).', unit: 'By' }).addCallback((r) => r.observe(db.sizeBytes()));
+  meter.createObservableGauge('edgeagg.db.free', { description: 'Free pages in the database file, reusable without growing it.', unit: 'By' }).addCallback((r) => r.observe(db.freeBytes()));
+}

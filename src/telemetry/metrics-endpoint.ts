@@ -5,6 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
 import { PrometheusSerializer, type PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { withUnitSuffixes } from './prometheus-names.js';
 
 /** One scrape's answer. */
 export interface MetricsText {
@@ -37,7 +38,7 @@ export class MetricsEndpoint {
     try {
       const { resourceMetrics, errors } = await this.prometheus.collect();
       if (errors.length > 0) diag.error('PrometheusExporter: metrics collection errors', ...errors);
-      return { contentType: 'text/plain', body: this.serializer.serialize(resourceMetrics) };
+      return { contentType: 'text/plain', body: this.serializer.serialize(withUnitSuffixes(resourceMetrics)) };
     } catch (error) {
       // As the exporter's own handler answers a failed collection: still a 200, saying why.
       return { contentType: 'text/plain', body: `# failed to export metrics: ${String(error)}` };

@@ -13,7 +13,8 @@ import { ROOT_CONTEXT, SpanKind, type Attributes, type Context, type Span } from
 import type { MetricProducer, MetricReader } from '@opentelemetry/sdk-metrics';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { telemetryConfig, type TelemetryConfig } from './config.js';
-import { observeBreaker, observeFold, observeShedder } from './gauges.js';
+import { observeBreaker, observeDatabase, observeFold, observeShedder } from './gauges.js';
+import { observeProcess } from './process-gauges.js';
 import { GuestHooks, type GuestCallReport, type GuestCounterMapper } from './guest-hooks.js';
 import { HttpObserver } from './http-observer.js';
 import type { Logger } from './logger.js';
@@ -93,6 +94,7 @@ export class Telemetry {
     this.onMetric = guest.onMetric;
     this.http = new HttpObserver(sdk.metrics, sdk.tracer, this.logger);
     this.pipeline = new PipelineObserver(sdk.metrics, sdk.tracer, guest);
+    observeProcess(sdk.metrics.meter);
   }
 
   /** False with `OTEL_SDK_DISABLED=true`: every hook is then a no-op (or absent). */
@@ -140,6 +142,11 @@ export class Telemetry {
   /** The fold's backlog (src/ingest/ingest-pipeline.ts), read at each collection. */
   observeFold(fold: { readonly waiting: number; readonly quarantined: number }): void {
     if (this.sdk) observeFold(this.sdk.metrics.meter, fold);
+  }
+
+  /** The database file's size and free space, read at each collection. */
+  observeDatabase(db: { sizeBytes(): number; freeBytes(): number }): void {
+    if (this.sdk) observeDatabase(this.sdk.metrics.meter, db);
   }
 
   /**
