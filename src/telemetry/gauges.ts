@@ -4,6 +4,7 @@
  * recorded on the request path. Replication's are in ./replication.ts.
  */
 import type { Meter } from '@opentelemetry/api';
+import { statfsSync } from 'node:fs';
 
 const BREAKER_STATES = ['closed', 'open', 'half_open'] as const;
 
@@ -32,4 +33,24 @@ export function observeFold(meter: Meter, fold: { readonly waiting: number; read
 export function observeDatabase(meter: Meter, db: { sizeBytes(): number; freeBytes(): number }): void {
   meter.createObservableGauge('edgeagg.db.size', { description: 'Size of the database file (pages in use and free pages).', unit: 'By' }).addCallback((r) => r.observe(db.sizeBytes()));
   meter.createObservableGauge('edgeagg.db.free', { description: 'Free pages in the database file, reusable without growing it.', unit: 'By' }).addCallback((r) => r.observe(db.freeBytes()));
+}
+
+/** The filesystem of the data directory: its size and what is free (to unprivileged users). */
+export function observeDisk(meter: Meter, path: string): void {
+  const stat = () => {
+    try {
+      const s = statfsSync(path);
+      return { size: s.blocks * s.bsize, free: s.bavail * s.bsize };
+    } catch {
+      return undefined; // The directory went away: no sample rather than a wrong one.
+    }
+  };
+  meter.createObservableGauge('edgeagg.disk.size', { description: "Size of the data directory's filesystem.", unit: 'By' }).addCallback((r) => {
+    const s = stat();
+    if (s) r.observe(s.size);
+  });
+  meter.createObservableGauge('edgeagg.disk.free', { description: "Free space on the data directory's filesystem.", unit: 'By' }).addCallback((r) => {
+    const s = stat();
+    if (s) r.observe(s.free);
+  });
 }

@@ -13,7 +13,7 @@ import { ROOT_CONTEXT, SpanKind, type Attributes, type Context, type Span } from
 import type { MetricProducer, MetricReader } from '@opentelemetry/sdk-metrics';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { telemetryConfig, type TelemetryConfig } from './config.js';
-import { observeBreaker, observeDatabase, observeFold, observeShedder } from './gauges.js';
+import { observeBreaker, observeDatabase, observeDisk, observeFold, observeShedder } from './gauges.js';
 import { observeProcess } from './process-gauges.js';
 import { GuestHooks, type GuestCallReport, type GuestCounterMapper } from './guest-hooks.js';
 import { HttpObserver } from './http-observer.js';
@@ -142,6 +142,11 @@ export class Telemetry {
   /** The fold's backlog (src/ingest/ingest-pipeline.ts), read at each collection. */
   observeFold(fold: { readonly waiting: number; readonly quarantined: number }): void {
     if (this.sdk) observeFold(this.sdk.metrics.meter, fold);
+  }
+
+  /** The filesystem holding `path` (the data directory): its size and free space, read at each collection. */
+  observeDisk(path: string): void {
+    if (this.sdk) observeDisk(this.sdk.metrics.meter, path);
   }
 
   /** The database file's size and free space, read at each collection. */
