@@ -20,6 +20,16 @@ export class LoadShedder {
     return true;
   }
 
+  /**
+   * True when a request would be admitted now, taking no slot; a false counts as a shed. For work
+   * that must do something (read a body) before it takes its slot.
+   */
+  hasRoom(): boolean {
+    if (this.active < this.maxInFlight) return true;
+    this.shedCount++;
+    return false;
+  }
+
   release(): void {
     this.active--;
   }
