@@ -58,6 +58,9 @@ export async function startListening(args: string[], env: Record<string, string>
   };
 }
 
+/** Benchmarks drive a node with one token: per-client rate limits would measure the limit, not the node. */
+export const NO_CLIENT_LIMITS = ['--rate-limit-per-token', '0', '--rate-limit-per-device', '0'];
+
 /** Runs `fn` against a fresh `edgeagg serve` with its own data directory, removed afterwards. */
 export async function withNode<T>(
   options: { flags?: string[]; env?: Record<string, string> },
@@ -66,7 +69,7 @@ export async function withNode<T>(
   const dataDir = mkdtempSync(join(tmpdir(), 'edgeagg-bench-'));
   try {
     const server = await startListening(
-      [...launcherFlags(), CLI, 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'error', ...(options.flags ?? [])],
+      [...launcherFlags(), CLI, 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'error', ...NO_CLIENT_LIMITS, ...(options.flags ?? [])],
       options.env,
     );
     try {

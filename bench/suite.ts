@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { issueToken, readNodeKey } from '../src/auth/tokens.js';
-import { CLI, cpuSeconds, launcherFlags, startListening } from './server-process.js';
+import { CLI, NO_CLIENT_LIMITS, cpuSeconds, launcherFlags, startListening } from './server-process.js';
 
 const DIST = fileURLToPath(new URL('./', import.meta.url));
 
@@ -63,7 +63,8 @@ export const IMPLS: Impl[] = [
     // As bin/edgeagg.js starts it: with the launcher's Node flags.
     start: (dataDir, nodeFlags = []) =>
       spawnServer(
-        [...nodeFlags, ...launcherFlags(), CLI, 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'error'],
+        // One token drives the whole load: the per-client rate limits are off to measure the node's ceiling.
+        [...nodeFlags, ...launcherFlags(), CLI, 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'error', ...NO_CLIENT_LIMITS],
         '/readyz',
         (d) => issueToken(readNodeKey(d), { scope: 'admin' }),
         dataDir,
