@@ -1,22 +1,20 @@
 /** The edgeagg command, run as a real process. */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resolveSettings, SettingsError } from '../../src/node/settings.js';
 import { ROOT } from '../helpers/guests.js';
 import { NodeProcess } from '../helpers/node-process.js';
+import { tempDir } from '../helpers/temp-dirs.js';
 
 const CLI = join(ROOT, 'dist/src/cli/main.js');
-const dir = mkdtempSync(join(tmpdir(), 'edgeagg-cli-'));
+const dir = tempDir('cli');
 
 function edgeagg(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('keygen, sign, verify', () => {
   const wasm = join(dir, 'example.wasm');
@@ -28,10 +26,10 @@ describe('keygen, sign, verify', () => {
     const sign = edgeagg('sign', wasm, '--key', join(dir, 'ops.key.pem'), '--name', 'example', '--version', '2.0.0',
       '--capability', 'kv', 'log', 'clock', 'config', 'events', 'metrics');
     expect(sign.status, sign.stderr).toBe(0);
-    const ok = edgeagg('verify', wasm, '--trusted', join(dir, 'ops.pub.pem'));
+    const ok = edgeagg('verify', wasm, '--trusted-keys', join(dir, 'ops.pub.pem'));
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('ok: example@2.0.0');
-    const refused = edgeagg('verify', wasm, '--trusted', join(dir, 'other.pub.pem'));
+    const refused = edgeagg('verify', wasm, '--trusted-keys', join(dir, 'other.pub.pem'));
     expect(refused.status).toBe(1);
     expect(refused.stdout).toContain('untrusted_key');
   });
@@ -42,13 +40,13 @@ describe('keygen, sign, verify', () => {
     bytes[bytes.length - 1]! ^= 1;
     writeFileSync(tampered, bytes);
     writeFileSync(`${tampered}.sig.json`, readFileSync(`${wasm}.sig.json`));
-    const r = edgeagg('verify', tampered, '--trusted', join(dir, 'ops.pub.pem'));
+    const r = edgeagg('verify', tampered, '--trusted-keys', join(dir, 'ops.pub.pem'));
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('hash_mismatch');
   });
 
   it('verify reports an unsigned module', () => {
-    const r = edgeagg('verify', join(ROOT, 'build/test-guests/infinite-loop.wasm'), '--trusted', join(dir, 'ops.pub.pem'));
+    const r = edgeagg('verify', join(ROOT, 'build/test-guests/infinite-loop.wasm'), '--trusted-keys', join(dir, 'ops.pub.pem'));
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('unsigned');
   });
@@ -71,7 +69,7 @@ describe('token create', () => {
       const device = execFileSync(process.execPath, [CLI, 'token', 'create', '--device', 'sensor-9', '--data-dir', node.dataDir], { encoding: 'utf8' }).trim();
       const read = execFileSync(process.execPath, [CLI, 'token', 'create', '--read', '--data-dir', node.dataDir], { encoding: 'utf8' }).trim();
       const reading = { device_id: 'sensor-9', region: 'cli', temperature_c: 20, timestamp: Date.now() };
-      const posted = await node.fetch('/v1/readings', { method: 'POST', token: device, headers: { 'content-type': 'application/json' }, body: JSON.stringify(reading) });
+      const posted = await node.postReadings(reading, device);
       expect(posted.status).toBe(200);
       expect((await node.fetch('/v1/regions/cli', { token: read })).status).toBe(200);
       expect((await node.fetch('/v1/regions/cli', { token: device })).status).toBe(403);
@@ -132,7 +130,7 @@ describe('the edgeagg launcher (bin/edgeagg.js, the package bin)', () => {
     expect(help.status, help.stderr).toBe(0);
     expect(help.stdout).toContain('Usage: edgeagg');
     // A node started through it: `env -S` replaces itself with node, so the process is node with the flags.
-    const data = mkdtempSync(join(dir, 'launcher-'));
+    const data = tempDir('cli-launcher');
     const child = spawn(launcher, ['serve', '--port', '0', '--data-dir', data, '--log-level', 'error'], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       await new Promise<void>((resolve, reject) => {

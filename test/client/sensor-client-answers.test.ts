@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RequestRefusedError, SensorClient, type Reading, type RetryableError } from '../../src/client/index.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 interface Seen {
   at: number;
@@ -105,7 +106,7 @@ describe('SensorClient', () => {
     );
     const client = new SensorClient({ url, retry: FAST });
     await expect(client.send([])).rejects.toMatchObject({ name: 'RequestRefusedError', status: 400, code: 'empty_batch', message: 'the batch holds no readings' });
-    const refused = await client.send([READING]).catch((e: unknown) => e);
+    const refused = await rejectionOf(client.send([READING]));
     expect(refused).toBeInstanceOf(RequestRefusedError);
     expect(refused).toMatchObject({ status: 404, code: 'http_404' });
     expect(seen).toHaveLength(2);

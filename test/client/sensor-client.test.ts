@@ -2,24 +2,15 @@
  * The sensor client keeps sending through a node killed with SIGKILL and restarted: every reading
  * ends up stored exactly once.
  */
-import { createServer } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { SensorClient, RequestRefusedError, type Reading } from '../../src/client/index.js';
 import { NodeProcess } from '../helpers/node-process.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
+import { sleep } from '../helpers/poll.js';
+import { freePort } from '../helpers/ports.js';
+import { tempDir } from '../helpers/temp-dirs.js';
 
 it('retries idempotently through a crash and restart of the node', async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'edgeagg-client-'));
+  const dataDir = tempDir('client');
   const port = String(await freePort());
   let node = await NodeProcess.start({ dataDir, flags: { port } });
   try {
@@ -34,7 +25,7 @@ it('retries idempotently through a crash and restart of the node', async () => {
         expect(r.rejected).toBe(0);
       }
     })();
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     await node.kill();
     node = await NodeProcess.start({ dataDir, flags: { port } });
     await sending;
@@ -44,6 +35,5 @@ it('retries idempotently through a crash and restart of the node', async () => {
     await expect(client.send([{ device_id: 'x', region: 'client', temperature_c: 1, timestamp: t }].slice(0, 0))).rejects.toBeInstanceOf(RequestRefusedError);
   } finally {
     await node.stop();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 });

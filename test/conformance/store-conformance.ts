@@ -6,17 +6,15 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AppendOutcome, GuestStore, StoredEvent } from '../../src/runtime/store.js';
+import { bytes, fromHex, hex, utf8 } from '../helpers/bytes.js';
+import { thrownBy } from '../helpers/errors.js';
 
 export interface OpenedStore {
   store: GuestStore;
   close(): void;
 }
 
-const bytes = (...values: number[]): Uint8Array => new Uint8Array(values);
-const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
-const hex = (value: Uint8Array): string => Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex');
-const hexOrNull = (value: Uint8Array | undefined): string | null => (value === undefined ? null : hex(value));
-const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'hex'));
+const hexOrNull = (value: Uint8Array | undefined): string | null => hex(value) ?? null;
 
 function event(source: string, timeMs: number, payload: Uint8Array = bytes(1), partition = 'eu'): StoredEvent {
   return { partition, source, timeMs, payload };
@@ -24,16 +22,6 @@ function event(source: string, timeMs: number, payload: Uint8Array = bytes(1), p
 
 class Sentinel extends Error {
   override name = 'Sentinel';
-}
-
-/** Calls `fn`, expecting it to throw; returns what was thrown. */
-function thrownBy(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
 }
 
 export function describeStoreConformance(name: string, open: () => OpenedStore): void {

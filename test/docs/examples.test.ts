@@ -1,6 +1,6 @@
 /** The shell examples in the docs run, as written, against a real node. */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ROOT } from '../helpers/guests.js';
 import { NodeProcess } from '../helpers/node-process.js';
@@ -13,7 +13,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await node?.stop();
-  if (node) rmSync(node.dataDir, { recursive: true, force: true });
+  node?.cleanup();
 });
 
 /** The ```sh blocks that follow an `<!-- example` marker. */
@@ -32,4 +32,16 @@ it('docs/api.md: "Try it" posts readings and reads them back', async () => {
   }
   const res = await node.fetch('/v1/regions/eu-west', { token: await node.token('read') });
   expect(await res.json()).toMatchObject({ region: 'eu-west', count: 3, min: 19.5, max: 23 });
+});
+
+it('README.md: "Writing and signing guests" signs a module that verify accepts, and writes nothing into the checkout', () => {
+  const blocks = examples('README.md');
+  expect(blocks.length).toBeGreaterThan(0);
+  const status = () => execFileSync('git', ['status', '--porcelain', '--untracked-files=all'], { cwd: ROOT, encoding: 'utf8' });
+  const before = status();
+  for (const block of blocks) {
+    const out = execFileSync('bash', ['-euo', 'pipefail', '-c', block], { cwd: ROOT, env: process.env, encoding: 'utf8' });
+    expect(out).toMatch(/^ok: example@1\.0\.0, ABI 1, capabilities \[clock, config, events, kv, log, metrics\]/m);
+  }
+  expect(status()).toBe(before);
 });

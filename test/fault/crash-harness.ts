@@ -15,15 +15,10 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Reading } from '../../src/client/index.js';
 import { NodeProcess } from '../helpers/node-process.js';
+import { sleep, until } from '../helpers/poll.js';
 import { Random } from '../../src/simulator/random.js';
-
-interface Reading {
-  device_id: string;
-  region: string;
-  temperature_c: number;
-  timestamp: number;
-}
 
 export interface CrashRoundsOptions {
   rounds: number;
@@ -47,7 +42,6 @@ export class CrashCheckError extends Error {
 
 const REGIONS = ['north', 'south', 'east', 'west'];
 const READY_LIMIT_MS = 5000;
-
 
 export async function runCrashRounds(options: CrashRoundsOptions): Promise<CrashRoundsResult> {
   const seed = options.seed ?? Date.now();
@@ -87,12 +81,7 @@ export async function runCrashRounds(options: CrashRoundsOptions): Promise<Crash
             }));
           pending[c] = batch;
           try {
-            const res = await node.fetch('/v1/readings', {
-              method: 'POST',
-              token,
-              headers: { 'content-type': 'application/json' },
-              body: JSON.stringify(batch),
-            });
+            const res = await node.postReadings(batch, token);
             if (res.status !== 200) {
               await res.body?.cancel();
               continue; // retry the same readings
@@ -106,12 +95,12 @@ export async function runCrashRounds(options: CrashRoundsOptions): Promise<Crash
             pending[c] = undefined;
           } catch (error) {
             if (error instanceof CrashCheckError) throw error;
-            await new Promise((r) => setTimeout(r, 5)); // connection refused or reset: retry
+            await sleep(5); // connection refused or reset: retry
           }
         }
       });
 
-      await new Promise((r) => setTimeout(r, 30 + rand() * 300));
+      await sleep(30 + rand() * 300);
       await node.kill();
       alive = false;
       await Promise.all(loops);
@@ -132,17 +121,12 @@ export async function runCrashRounds(options: CrashRoundsOptions): Promise<Crash
   }
 }
 
+/** Whether the node answers /readyz with 200 within READY_LIMIT_MS (a refused connection: not yet). */
 async function waitReady(node: NodeProcess): Promise<boolean> {
-  const deadline = performance.now() + READY_LIMIT_MS;
-  while (performance.now() < deadline) {
-    try {
-      if ((await node.fetch('/readyz')).status === 200) return true;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return false;
+  return until(async () => (await node.fetch('/readyz')).status === 200, { timeoutMs: READY_LIMIT_MS, intervalMs: 10 }).then(
+    () => true,
+    () => false,
+  );
 }
 
 interface StoredReading {

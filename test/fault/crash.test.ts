@@ -19,7 +19,7 @@ it('folds after a restart the readings whose fold a kill -9 cut short (the fold 
     const now = Date.now();
     const readings = Array.from({ length: 30 }, (_, i) => ({ device_id: `d-${i % 4}`, region: `crash-${i % 2}`, temperature_c: i / 2, timestamp: now - 60_000 + i }));
     for (const batch of [readings.slice(0, 10), readings.slice(10)]) {
-      const res = await node.fetch('/v1/readings', { method: 'POST', token: gateway, headers: { 'content-type': 'application/json' }, body: JSON.stringify(batch) });
+      const res = await node.postReadings(batch, gateway);
       expect(res.status).toBe(200);
     }
     await node.kill();

@@ -4,13 +4,14 @@
  * opens (503 at once, with Retry-After) and the node recovers by itself when the fault clears.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/guests.js';
 import { NodeProcess } from '../helpers/node-process.js';
+import { until } from '../helpers/poll.js';
+import { tempDir } from '../helpers/temp-dirs.js';
 
 const BREAKER = { 'breaker-threshold': '3', 'breaker-window-ms': '10000', 'breaker-cooldown-ms': '300' };
 const nodes: NodeProcess[] = [];
@@ -35,7 +36,7 @@ function batch(region: string, n: number) {
 }
 
 async function post(node: NodeProcess, token: string, body: unknown): Promise<{ status: number; code?: string; retryAfter: string | null; body: unknown }> {
-  const res = await node.fetch('/v1/readings', { method: 'POST', token, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await node.postReadings(body, token);
   const json = (await res.json()) as { error?: { code: string } };
   return { status: res.status, code: json.error?.code, retryAfter: res.headers.get('retry-after'), body: json };
 }
@@ -51,15 +52,6 @@ async function postUntil(node: NodeProcess, token: string, region: string, code:
     if ((await post(node, token, batch(region, size))).code === code) return;
   }
   throw new Error(`never answered ${code}`);
-}
-
-async function waitFor(check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('condition not met in time');
 }
 
 function integrity(dataDir: string): string {
@@ -98,7 +90,7 @@ describe('a database locked by another process (SQLITE_BUSY)', () => {
 
     locker.stdin!.end();
     await new Promise((r) => locker.once('exit', r));
-    await waitFor(async () => (await post(node, gateway, batch('busy', 5))).status === 200);
+    await until(async () => (await post(node, gateway, batch('busy', 5))).status === 200, { message: 'still refused after the lock was released' });
     expect((await node.fetch('/readyz')).status).toBe(200);
     // Only the acknowledged batches were stored: the first and the one that closed the circuit.
     expect(await count(node, reader, 'busy')).toBe(10);
@@ -126,11 +118,10 @@ describe('a full disk', () => {
   });
 
   it('a small filesystem that fills up: the node recovers by itself when space is freed', async (ctx) => {
-    const mnt = mkdtempSync(join(tmpdir(), 'edgeagg-tmpfs-'));
+    const mnt = tempDir('tmpfs');
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mnt], { stdio: 'ignore' });
     } catch {
-      rmSync(mnt, { recursive: true, force: true });
       ctx.skip(); // needs permission to mount a tmpfs; the max_page_count test above still runs
       return;
     }
@@ -152,51 +143,49 @@ describe('a full disk', () => {
       expect(['disk_full', 'io_error', 'circuit_open']).toContain(code);
       const before = await count(node, reader, 'tmpfs');
       rmSync(filler);
-      await waitFor(async () => (await post(node, gateway, batch('tmpfs', 10))).status === 200);
+      await until(async () => (await post(node, gateway, batch('tmpfs', 10))).status === 200, { message: 'still refused after space was freed' });
       expect(await count(node, reader, 'tmpfs')).toBe(before + 10);
       await node.stop();
       expect(integrity(node.dataDir)).toBe('ok');
     } finally {
       for (const n of nodes.splice(0)) await n.stop();
       execFileSync('umount', [mnt]);
-      rmSync(mnt, { recursive: true, force: true });
     }
   });
 });
 
 describe('failing fsync (EIO)', () => {
   it('acknowledges nothing while fsync fails, and a retry after recovery is counted once', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'edgeagg-eio-'));
+    const dir = tempDir('eio');
     const shim = join(dir, 'eio-shim.so');
     execFileSync('cc', ['-shared', '-fPIC', '-o', shim, join(ROOT, 'test/fault/eio-shim.c'), '-ldl']);
     const flag = join(dir, 'fail-now');
-    try {
-      const { node, gateway, reader } = await start({ env: { LD_PRELOAD: shim, EDGEAGG_EIO_FLAG: flag } });
-      expect((await post(node, gateway, batch('eio', 3))).status).toBe(200);
-      writeFileSync(flag, '');
-      const retried = batch('eio', 4);
-      const failed = await post(node, gateway, retried);
-      expect(failed.status).toBe(503);
-      expect(failed.code).toBe('io_error');
-      await postUntil(node, gateway, 'eio', 'circuit_open');
-      rmSync(flag);
-      expect(existsSync(flag)).toBe(false);
-      // The sensor retries the same readings: they count once whatever happened to the first try.
-      let answer: Awaited<ReturnType<typeof post>> | undefined;
-      await waitFor(async () => {
+    const { node, gateway, reader } = await start({ env: { LD_PRELOAD: shim, EDGEAGG_EIO_FLAG: flag } });
+    expect((await post(node, gateway, batch('eio', 3))).status).toBe(200);
+    writeFileSync(flag, '');
+    const retried = batch('eio', 4);
+    const failed = await post(node, gateway, retried);
+    expect(failed.status).toBe(503);
+    expect(failed.code).toBe('io_error');
+    await postUntil(node, gateway, 'eio', 'circuit_open');
+    rmSync(flag);
+    expect(existsSync(flag)).toBe(false);
+    // The sensor retries the same readings: they count once whatever happened to the first try.
+    let answer: Awaited<ReturnType<typeof post>> | undefined;
+    await until(
+      async () => {
         answer = await post(node, gateway, retried);
         return answer.status === 200;
-      });
-      const body = answer!.body as { accepted: number; duplicates: number };
-      expect(body.accepted + body.duplicates).toBe(4);
-      const stored = await count(node, reader, 'eio');
-      expect(stored).toBeGreaterThanOrEqual(7);
-      // Readings refused during the failure that were not retried may or may not be stored, but
-      // none is counted twice: the count equals the distinct readings stored.
-      await node.stop();
-      expect(integrity(node.dataDir)).toBe('ok');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      },
+      { message: 'still refused after fsync recovered' },
+    );
+    const body = answer!.body as { accepted: number; duplicates: number };
+    expect(body.accepted + body.duplicates).toBe(4);
+    const stored = await count(node, reader, 'eio');
+    expect(stored).toBeGreaterThanOrEqual(7);
+    // Readings refused during the failure that were not retried may or may not be stored, but
+    // none is counted twice: the count equals the distinct readings stored.
+    await node.stop();
+    expect(integrity(node.dataDir)).toBe('ok');
   });
 });

@@ -236,7 +236,7 @@ describe('POST /v1/readings', () => {
     const tooMany = Array.from({ length: 10_001 }, (_, i) => reading({ timestamp: NOW - i }));
     expectError(n.post(tooMany), 413, 'batch_too_large');
     expectError(n.post(tooMany.map((r) => JSON.stringify(r)).join('\n'), 'application/x-ndjson'), 413, 'batch_too_large');
-    expect(n.get('/v1/regions').json).toEqual({ regions: [] });
+    expect(n.get('/v1/regions').json).toEqual({ regions: [], next_cursor: null });
     expect(n.metrics.get('batches_rejected_invalid_json')).toBe(4);
   });
 

@@ -64,6 +64,14 @@ export class NodeProcess {
     return fetch(`${this.url}${path}`, { ...init, headers });
   }
 
+  /**
+   * POSTs `readings` to /v1/readings as JSON: one reading, a batch, or any other value (a wrong body on
+   * purpose). `headers` are added to (or replace) the JSON content type.
+   */
+  postReadings(readings: unknown, token?: string, headers: Record<string, string> = {}): Promise<Response> {
+    return this.fetch('/v1/readings', { method: 'POST', token, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(readings) });
+  }
+
   /** SIGTERM and wait for a graceful exit; returns the exit code. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;

@@ -5,38 +5,23 @@
  * events the guest cannot fold are isolated and kept.
  */
 import fc from 'fast-check';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { IngestPipeline, MAX_UNFOLDED, type FoldJournal } from '../../src/ingest/ingest-pipeline.js';
 import { StoreUnavailableError, type StoredEvent } from '../../src/runtime/index.js';
 import { SqliteStore } from '../../src/store/index.js';
+import type { Reading } from '../../src/client/index.js';
 import { loadTestGuest, loadWasm, wat } from '../helpers/guests.js';
+import { until } from '../helpers/poll.js';
+import { defer, tempDir } from '../helpers/temp-dirs.js';
 
 const STREAM = 'aggregator';
 const MINUTE = 60_000;
 const BASE = Math.floor(Date.now() / MINUTE) * MINUTE - 30 * MINUTE;
 const LONG = 600_000; // a fold delay no test waits for
 
-interface Reading {
-  device_id: string;
-  region: string;
-  temperature_c: number;
-  timestamp: number;
-}
-
-const dirs: string[] = [];
-const open: SqliteStore[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
 function tempDb(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'edgeagg-fold-'));
-  dirs.push(dir);
-  return join(dir, 'edgeagg.db');
+  return join(tempDir('fold'), 'edgeagg.db');
 }
 
 function journalOf(store: SqliteStore, stream = STREAM): FoldJournal {
@@ -46,7 +31,7 @@ function journalOf(store: SqliteStore, stream = STREAM): FoldJournal {
 /** The node's write path on `path`: the aggregator, a SqliteStore, the pipeline with its journal. */
 async function rig(path: string, foldDelayMs: number, journal?: (store: SqliteStore) => FoldJournal) {
   const store = SqliteStore.open({ path, synchronous: 'normal' });
-  open.push(store);
+  defer(() => store.close());
   const module = await loadTestGuest('aggregator', { store });
   const folded: string[][] = [];
   const failures: Array<{ events: readonly StoredEvent[]; retry: boolean }> = [];
@@ -74,10 +59,7 @@ async function rig(path: string, foldDelayMs: number, journal?: (store: SqliteSt
   const kvDump = (): string[] =>
     store.kvList(module.namespace, new Uint8Array(0), undefined, 1_000_000).map((k) => `${Buffer.from(k).toString('hex')}=${Buffer.from(store.kvGet(module.namespace, k)!).toString('hex')}`);
   /** A crash: the process is gone, nothing drained or folded; only what was committed remains. */
-  const crash = () => {
-    open.splice(open.indexOf(store), 1);
-    store.close();
-  };
+  const crash = () => store.close();
   return { store, module, pipeline, post, counts, kvDump, crash, folded, failures, journal: () => store.foldJournal(STREAM).load() };
 }
 
@@ -113,7 +95,7 @@ describe('a deferred fold', () => {
   it('is made by a timer after the delay, with no read and no further write', async () => {
     const n = await rig(tempDb(), 20);
     await n.post([reading(0), reading(1)]);
-    for (let i = 0; i < 100 && n.folded.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => n.folded.length > 0, { timeoutMs: 2_000, intervalMs: 10, message: 'no timed fold' });
     expect(n.folded).toEqual([['r0', 'r1']]);
     expect(n.journal()).toEqual([]);
     expect(n.kvDump().length).toBeGreaterThan(0);
@@ -202,7 +184,7 @@ describe('when the fold fails', () => {
   /** The write path with that guest: events arrive as from another node (`submitEvents`). */
   async function faultyRig(path: string) {
     const store = SqliteStore.open({ path, synchronous: 'normal' });
-    open.push(store);
+    defer(() => store.close());
     const calls: number[] = [];
     const module = await loadWasm(wat(FAULTY_FOLD), { store, name: 'faulty', capabilities: ['kv', 'events'], onCall: (r) => r.trigger === 'events' && calls.push(1) });
     const failures: Array<{ sources: string[]; retry: boolean }> = [];
@@ -244,7 +226,6 @@ describe('when the fold fails', () => {
     expect(n.journal()).toEqual(['bad']);
     // The next start (a fixed guest, say) gets it back.
     n.store.close();
-    open.splice(open.indexOf(n.store), 1);
     const again = await faultyRig(path);
     expect(again.journal()).toEqual(['bad']);
   });
@@ -285,10 +266,10 @@ describe('when the fold fails', () => {
       },
     }));
     await n.post([reading(0)]);
-    for (let i = 0; i < 100 && n.failures.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => n.failures.length > 0, { timeoutMs: 2_000, intervalMs: 10, message: 'the refused fold was not reported' });
     expect(n.failures.map((f) => f.retry)).toEqual([true]);
     refuse = false;
-    for (let i = 0; i < 300 && n.folded.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => n.folded.length > 0, { timeoutMs: 5_000, intervalMs: 10, message: 'the refused fold was not tried again' });
     expect(n.folded).toEqual([['r0']]);
     expect(n.journal()).toEqual([]);
   });

@@ -4,16 +4,9 @@
  * directly from the distinct readings (quantiles within the sketch's stated error bound).
  */
 import fc from 'fast-check';
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Reading } from '../../src/client/index.js';
 import { NodeProcess } from '../helpers/node-process.js';
-
-interface Reading {
-  device_id: string;
-  region: string;
-  temperature_c: number;
-  timestamp: number;
-}
 
 let node: NodeProcess;
 let gateway: string;
@@ -27,7 +20,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await node?.stop();
-  if (node) rmSync(node.dataDir, { recursive: true, force: true });
+  node?.cleanup();
 });
 
 /** The aggregates as docs/api.md defines them, computed directly. */
@@ -70,11 +63,7 @@ it('aggregates equal a direct computation from the distinct readings', async () 
         const batches: Reading[][] = [];
         for (let i = 0; i < order.length; i += batchSize) batches.push(order.slice(i, i + batchSize));
         // Sent concurrently: they land in the same or different commit groups.
-        const answers = await Promise.all(
-          batches.map((b) =>
-            node.fetch('/v1/readings', { method: 'POST', token: gateway, headers: { 'content-type': 'application/json' }, body: JSON.stringify(b) }),
-          ),
-        );
+        const answers = await Promise.all(batches.map((b) => node.postReadings(b, gateway)));
         let accepted = 0;
         let duplicates = 0;
         for (const res of answers) {

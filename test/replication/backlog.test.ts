@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Aggregate } from '../guests/aggregator-oracle.js';
 import { NatsServer } from './helpers/nats-server.js';
-import { TestFleet, getJson, post, readings, waitUntil } from './helpers/fleet.js';
+import { until } from '../helpers/poll.js';
+import { TestFleet, getJson, post, readings } from './helpers/fleet.js';
 
 const READINGS = 200_000;
 const REGIONS = Array.from({ length: 10 }, (_, i) => `region-${i}`);
@@ -33,7 +34,7 @@ it(
     const fleetOf = (name: string) =>
       getJson<{ nodes: Array<{ self: boolean; outbox_depth: number; pending: number }>; consumer: { applied: number }; anti_entropy: { repaired_in: number } }>(fleet.node(name), '/v1/fleet', reader);
     // Its durable consumer exists; then it goes away.
-    await waitUntil(async () => (await fleetOf('late')).nodes.length === 2, 10_000, () => 'the late node never saw the origin');
+    await until(async () => (await fleetOf('late')).nodes.length === 2, { timeoutMs: 10_000, intervalMs: 250, message: 'the late node never saw the origin' });
     await fleet.stop('late');
 
     const all = readings('backlog', READINGS, Date.now() - 30 * 60_000, REGIONS, 1_000);
@@ -41,18 +42,16 @@ it(
     for (let i = 0; i < all.length; i += 10_000) await post(origin, gateway, all.slice(i, i + 10_000));
     const ingestSeconds = (performance.now() - started) / 1000;
     started = performance.now();
-    await waitUntil(async () => (await fleetOf('origin')).nodes[0]!.outbox_depth === 0, 90_000, async () => JSON.stringify(await fleetOf('origin')));
+    await until(async () => (await fleetOf('origin')).nodes[0]!.outbox_depth === 0, { timeoutMs: 90_000, intervalMs: 250, message: async () => JSON.stringify(await fleetOf('origin')) });
     const publishSeconds = (performance.now() - started) / 1000;
     const want = await (await origin.fetch('/v1/regions', { token: reader })).text();
     expect((JSON.parse(want) as { regions: Aggregate[] }).regions.reduce((s, r) => s + r.count, 0)).toBe(READINGS);
 
     started = performance.now();
     const late = await fleet.start('late');
-    await waitUntil(
+    await until(
       async () => (await (await late.fetch('/v1/regions', { token: reader })).text()) === want,
-      90_000,
-      async () => JSON.stringify(await fleetOf('late')),
-      100,
+      { timeoutMs: 90_000, intervalMs: 100, message: async () => JSON.stringify(await fleetOf('late')) },
     );
     const catchUpSeconds = (performance.now() - started) / 1000;
     const after = await fleetOf('late');

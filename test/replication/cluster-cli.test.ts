@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { ROOT } from '../helpers/guests.js';
 import { requireBinary } from '../helpers/binaries.js';
-import { waitUntil } from './helpers/fleet.js';
+import { until } from '../helpers/poll.js';
 
 const MAIN = join(ROOT, 'dist/src/cli/main.js');
 
@@ -29,7 +29,7 @@ it(
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     try {
-      await waitUntil(async () => stdout.includes('Ctrl-C stops everything'), 30_000, () => stdout);
+      await until(() => stdout.includes('Ctrl-C stops everything'), { timeoutMs: 30_000, intervalMs: 250, message: () => stdout });
       const urls = [...stdout.matchAll(/node-\d+\s+(http:\/\/127\.0\.0\.1:\d+)/g)].map((m) => m[1]!);
       const gateway = /GATEWAY=(\S+)/.exec(stdout)![1]!;
       const read = /READ=(\S+)/.exec(stdout)![1]!;
@@ -38,16 +38,15 @@ it(
       const reading = { device_id: 'cli-sensor', region: 'eu-west', temperature_c: 20.5, timestamp: Date.now() };
       const posted = await fetch(`${urls[0]}/v1/readings`, { method: 'POST', headers: { authorization: `Bearer ${gateway}`, 'content-type': 'application/json' }, body: JSON.stringify(reading) });
       expect(posted.status).toBe(200);
-      await waitUntil(
+      await until(
         async () => {
           const res = await fetch(`${urls[1]}/v1/regions/eu-west`, { headers: { authorization: `Bearer ${read}` } });
           return res.status === 200 && ((await res.json()) as { count: number }).count === 1;
         },
-        15_000,
-        () => 'node-2 never saw the reading',
+        { timeoutMs: 15_000, intervalMs: 250, message: 'node-2 never saw the reading' },
       );
       const fleet = async () => (await (await fetch(`${urls[1]}/v1/fleet`, { headers: { authorization: `Bearer ${read}` } })).json()) as { nodes: Array<{ node_id: string }> };
-      await waitUntil(async () => (await fleet()).nodes.length === 2, 10_000, async () => JSON.stringify(await fleet()));
+      await until(async () => (await fleet()).nodes.length === 2, { timeoutMs: 10_000, intervalMs: 250, message: async () => JSON.stringify(await fleet()) });
       expect((await fleet()).nodes.map((n) => n.node_id).sort()).toEqual(['node-1', 'node-2']);
 
       const exited = new Promise<number | null>((r) => child.once('exit', r));

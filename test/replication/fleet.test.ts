@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeProcess } from '../helpers/node-process.js';
 import { expectAggregate, type Aggregate, type Reading } from '../guests/aggregator-oracle.js';
 import { NatsServer } from './helpers/nats-server.js';
-import { TestFleet, getJson, post, readings, waitUntil } from './helpers/fleet.js';
+import { until } from '../helpers/poll.js';
+import { TestFleet, getJson, post, readings } from './helpers/fleet.js';
 
 const REGIONS = ['eu-west', 'eu-west.lab', 'us_east', 'ap-south'];
 const NAMES = ['n1', 'n2', 'n3'];
@@ -82,9 +83,9 @@ describe('a fleet of three nodes over NATS JetStream', () => {
     const first = readings('warmup', 300, base, REGIONS, 30);
     await post(fleet.node('n1'), gateway, first);
     ack(first);
-    await waitUntil(converged, 20_000, describeState);
+    await until(converged, { timeoutMs: 20_000, intervalMs: 250, message: describeState });
     // Each node hears the others' heartbeats (every 2 s).
-    await waitUntil(async () => (await fleetOf('n2')).nodes.length === 3, 10_000, describeState);
+    await until(async () => (await fleetOf('n2')).nodes.length === 3, { timeoutMs: 10_000, intervalMs: 250, message: describeState });
     const f = await fleetOf('n2');
     expect(f.nats).toMatchObject({ state: 'connected', jetstream: 'ok' });
     expect(f.nodes.map((n) => n.node_id).sort()).toEqual(NAMES);
@@ -95,18 +96,13 @@ describe('a fleet of three nodes over NATS JetStream', () => {
   it('trusts tokens fleet-wide: a device token minted by n1 is accepted by n2; a node without the key refuses it', async () => {
     const device = await fleet.node('n1').token('device', 'roaming-sensor');
     const reading = { device_id: 'roaming-sensor', region: 'eu-west', temperature_c: 19.25, timestamp: base + 1 };
-    const res = await fleet.node('n2').fetch('/v1/readings', {
-      method: 'POST',
-      token: device,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(reading),
-    });
+    const res = await fleet.node('n2').postReadings(reading, device);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ accepted: 1 });
     ack([reading]);
     const stranger = await NodeProcess.start();
     try {
-      const refused = await stranger.fetch('/v1/readings', { method: 'POST', token: device, headers: { 'content-type': 'application/json' }, body: JSON.stringify(reading) });
+      const refused = await stranger.postReadings(reading, device);
       expect(refused.status).toBe(401);
       // A node without --nats runs alone: its fleet is itself.
       const alone = await getJson<{ replication: string; nodes: unknown[] }>(stranger, '/v1/fleet', await stranger.token('read'));
@@ -137,11 +133,11 @@ describe('a fleet of three nodes over NATS JetStream', () => {
 
     await nats.restart();
     // n3 is publishing its 20,000 readings and folding the others' when it is killed.
-    await waitUntil(async () => (await fleetOf('n3')).publisher.published > 0, 20_000, describeState, 20);
+    await until(async () => (await fleetOf('n3')).publisher.published > 0, { timeoutMs: 20_000, intervalMs: 20, message: describeState });
     await fleet.stop('n3', 'SIGKILL');
     await fleet.start('n3');
 
-    await waitUntil(converged, 60_000, describeState);
+    await until(converged, { timeoutMs: 60_000, intervalMs: 250, message: describeState });
   }, 180_000);
 
   it('repairs what JetStream lost: messages purged before a node consumed them arrive by anti-entropy', async () => {
@@ -150,18 +146,18 @@ describe('a fleet of three nodes over NATS JetStream', () => {
     await post(fleet.node('n1'), gateway, lost);
     ack(lost);
     // Published and delivered to n3, then gone from the stream before n2 came back.
-    await waitUntil(async () => (await fleetOf('n1')).nodes[0]!.outbox_depth === 0, 20_000, describeState);
-    await waitUntil(async () => (await regionsOf(fleet.node('n3'))) === (await regionsOf(fleet.node('n1'))), 20_000, describeState);
+    await until(async () => (await fleetOf('n1')).nodes[0]!.outbox_depth === 0, { timeoutMs: 20_000, intervalMs: 250, message: describeState });
+    await until(async () => (await regionsOf(fleet.node('n3'))) === (await regionsOf(fleet.node('n1'))), { timeoutMs: 20_000, intervalMs: 250, message: describeState });
     expect(await nats.purgeStream()).toBeGreaterThan(0);
     await fleet.start('n2');
-    await waitUntil(converged, 60_000, describeState);
+    await until(converged, { timeoutMs: 60_000, intervalMs: 250, message: describeState });
     // n2 restarted, so its counters count this phase only: the 500 came by anti-entropy. A repair is counted
     // once it is durable, a moment after reads can see it, so the last round's count may still be on its way.
-    await waitUntil(async () => (await fleetOf('n2')).anti_entropy.repaired_in >= 500, 10_000, async () => JSON.stringify((await fleetOf('n2')).anti_entropy));
+    await until(async () => (await fleetOf('n2')).anti_entropy.repaired_in >= 500, { timeoutMs: 10_000, intervalMs: 250, message: async () => JSON.stringify((await fleetOf('n2')).anti_entropy) });
   }, 120_000);
 
   it('ends with identical aggregates everywhere, equal to a recomputation from the distinct readings', async () => {
-    await waitUntil(converged, 30_000, describeState);
+    await until(converged, { timeoutMs: 30_000, intervalMs: 250, message: describeState });
     const bodies = await Promise.all(fleet.running().map(regionsOf));
     expect(new Set(bodies).size).toBe(1);
     const { regions } = JSON.parse(bodies[0]!) as { regions: Aggregate[] };

@@ -10,7 +10,7 @@ import { createLogger } from '../../src/telemetry/logger.js';
 import { OutboxPublisher } from '../../src/replication/publisher.js';
 import { decodeEvent } from '../../src/replication/codec.js';
 import { ORIGIN_HEADER } from '../../src/replication/subjects.js';
-import { waitUntil } from './helpers/fleet.js';
+import { sleep, until } from '../helpers/poll.js';
 
 const T0 = Date.UTC(2026, 0, 15, 12);
 const logger = createLogger('error');
@@ -51,7 +51,7 @@ describe('the outbox publisher', () => {
       append(store, sent, burst);
       sent += burst;
       publisher.notify();
-      await waitUntil(async () => published.length === sent && store.outboxDepth() === 0, 5_000, () => `${published.length} of ${sent}`, 5);
+      await until(() => published.length === sent && store.outboxDepth() === 0, { timeoutMs: 5_000, intervalMs: 5, message: () => `${published.length} of ${sent}` });
     }
     stop.abort();
     await running;
@@ -70,7 +70,7 @@ describe('the outbox publisher', () => {
     const running = publisher.run(js, stop.signal);
     append(store, 0, 10);
     publisher.notify();
-    await waitUntil(async () => store.outboxDepth() === 0, 10_000, () => `${published.length} published`, 5);
+    await until(() => store.outboxDepth() === 0, { timeoutMs: 10_000, intervalMs: 5, message: () => `${published.length} published` });
     stop.abort();
     await running;
     // Each entry is acknowledged once; the ones after a refused publish in its batch were sent again.
@@ -90,19 +90,19 @@ describe('the outbox publisher', () => {
     const running = publisher.run(js, stop.signal);
     append(store, 0, 3);
     publisher.notify();
-    await waitUntil(async () => syncs.length === 1, 5_000, () => 'no sync asked for', 5);
+    await until(() => syncs.length === 1, { timeoutMs: 5_000, intervalMs: 5, message: 'no sync asked for' });
     // Committed after the sync was asked for: not covered by it.
     append(store, 3, 2);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     expect(published).toEqual([]);
     syncs.shift()!();
-    await waitUntil(async () => published.length === 3, 5_000, () => `${published.length} published`, 5);
+    await until(() => published.length === 3, { timeoutMs: 5_000, intervalMs: 5, message: () => `${published.length} published` });
     expect(published.map((p) => p.source)).toEqual(['d-0', 'd-1', 'd-2']);
     // The next round syncs again before it sends the later two.
-    await waitUntil(async () => syncs.length === 1, 5_000, () => 'no second sync', 5);
+    await until(() => syncs.length === 1, { timeoutMs: 5_000, intervalMs: 5, message: 'no second sync' });
     expect(published).toHaveLength(3);
     syncs.shift()!();
-    await waitUntil(async () => published.length === 5, 5_000, () => `${published.length} published`, 5);
+    await until(() => published.length === 5, { timeoutMs: 5_000, intervalMs: 5, message: () => `${published.length} published` });
     stop.abort();
     await running;
     store.close();
@@ -116,7 +116,7 @@ describe('the outbox publisher', () => {
     expect(publisher.depth()).toBe(30);
     const stop = new AbortController();
     const running = publisher.run(js, stop.signal);
-    await waitUntil(async () => publisher.depth() === 0, 5_000, () => String(publisher.depth()), 5);
+    await until(() => publisher.depth() === 0, { timeoutMs: 5_000, intervalMs: 5, message: () => String(publisher.depth()) });
     // Acknowledged, not yet deleted: still in the table, not in the depth.
     expect(store.outboxDepth()).toBe(30);
     stop.abort();

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Aggregate } from '../guests/aggregator-oracle.js';
 import { NatsServer } from './helpers/nats-server.js';
-import { TestFleet, getJson, post, readings, waitUntil } from './helpers/fleet.js';
+import { sleep, until } from '../helpers/poll.js';
+import { TestFleet, getJson, post, readings } from './helpers/fleet.js';
 
 let nats: NatsServer;
 let fleet: TestFleet;
@@ -31,10 +32,10 @@ it('a node that follows some regions receives only those, and its own readings r
   const base = Date.now() - 30 * 60_000;
   await post(everything, gateway, readings('a', 60, base, ['eu-west', 'eu-west.lab', 'us-east'], 3));
   await post(west, gateway, readings('b', 10, base, ['us-east'], 5));
-  await waitUntil(async () => (await regionsOf(west)).join() === 'eu-west=20,eu-west.lab=20,us-east=10', 15_000, async () => (await regionsOf(west)).join());
-  await waitUntil(async () => (await regionsOf(everything)).join() === 'eu-west=20,eu-west.lab=20,us-east=30', 15_000, async () => (await regionsOf(everything)).join());
+  await until(async () => (await regionsOf(west)).join() === 'eu-west=20,eu-west.lab=20,us-east=10', { timeoutMs: 15_000, intervalMs: 250, message: async () => (await regionsOf(west)).join() });
+  await until(async () => (await regionsOf(everything)).join() === 'eu-west=20,eu-west.lab=20,us-east=30', { timeoutMs: 15_000, intervalMs: 250, message: async () => (await regionsOf(everything)).join() });
   // Anti-entropy rounds (every 0.5 s) do not bring the other regions in either.
-  await new Promise((r) => setTimeout(r, 3_000));
+  await sleep(3_000);
   expect(await regionsOf(west)).toEqual(['eu-west=20', 'eu-west.lab=20', 'us-east=10']);
   const fleetOfWest = await getJson<{ nodes: Array<{ self: boolean; regions: unknown }>; anti_entropy: { rounds: number; repaired_in: number } }>(west, '/v1/fleet', reader);
   expect(fleetOfWest.nodes.find((n) => n.self)!.regions).toEqual(['eu-west', 'eu-west.lab']);

@@ -3,25 +3,18 @@
  * insert, rolled back with it), the digests (every new event, equal to a direct computation and to a
  * rebuild from the log), and nothing at all when replication is off.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SqliteStore, eventHash } from '../../src/store/index.js';
 import type { StoredEvent } from '../../src/runtime/index.js';
 import { differingBuckets, digestEvents } from '../../src/replication/index.js';
+import { tempDir } from '../helpers/temp-dirs.js';
 
-const dirs: string[] = [];
 function tempPath(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'edgeagg-repl-store-'));
-  dirs.push(dir);
-  return join(dir, 'store.db');
+  return join(tempDir('repl-store'), 'store.db');
 }
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 const T0 = Date.UTC(2026, 0, 15, 12, 0, 0);
 function event(source: string, timeMs: number, partition = 'eu-west', value = 21.5): StoredEvent {

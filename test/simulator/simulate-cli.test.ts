@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/guests.js';
 import { NodeProcess } from '../helpers/node-process.js';
+import { sleep } from '../helpers/poll.js';
 
 let node: NodeProcess;
 
@@ -45,13 +46,8 @@ describe('edgeagg simulate', () => {
   it('says FAIL and exits 1 when the node holds readings the fleet did not send', async () => {
     const run = simulate(['--data-dir', node.dataDir, '--duration', '2', '--rate', '50', '--regions', 'cli-shared', '--no-faults']);
     // Another writer in the same region during the run: the check cannot add up.
-    await new Promise((r) => setTimeout(r, 1_000));
-    const res = await node.fetch('/v1/readings', {
-      method: 'POST',
-      token: await node.token('gateway'),
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ device_id: 'intruder', region: 'cli-shared', temperature_c: 99, timestamp: Date.now() }),
-    });
+    await sleep(1_000);
+    const res = await node.postReadings({ device_id: 'intruder', region: 'cli-shared', temperature_c: 99, timestamp: Date.now() }, await node.token('gateway'));
     expect(res.status).toBe(200);
     const { code, stdout } = await run.exit;
     expect(code).toBe(1);

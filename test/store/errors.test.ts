@@ -5,16 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/runtime/store.js';
 import { toStoreError } from '../../src/store/errors.js';
 import { SqliteStore } from '../../src/store/index.js';
-import { bytes, defer, hex, tempDir, utf8 } from './helpers.js';
-
-function thrownBy(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
-}
+import { bytes, hex, utf8 } from '../helpers/bytes.js';
+import { thrownBy } from '../helpers/errors.js';
+import { defer, tempDir } from '../helpers/temp-dirs.js';
 
 function expectUnavailable(error: unknown, code: string, sqliteCode?: RegExp): void {
   expect(error).toBeInstanceOf(StoreUnavailableError);
@@ -27,7 +20,7 @@ function expectUnavailable(error: unknown, code: string, sqliteCode?: RegExp): v
 }
 
 function open(options: { maxPageCount?: number; busyTimeoutMs?: number } = {}): { store: SqliteStore; path: string } {
-  const path = join(tempDir(), 'store.db');
+  const path = join(tempDir('store'), 'store.db');
   const store = SqliteStore.open({ path, ...options });
   defer(() => store.close());
   return { store, path };
@@ -219,13 +212,13 @@ describe('SqliteStore with another connection holding the write lock', () => {
 
 describe('SqliteStore on a damaged file', () => {
   it('reports corrupt for a file that is not a database', () => {
-    const path = join(tempDir(), 'store.db');
+    const path = join(tempDir('store'), 'store.db');
     writeFileSync(path, Buffer.alloc(8192, 0x42));
     expectUnavailable(thrownBy(() => SqliteStore.open({ path })), 'corrupt', /^SQLITE_NOTADB/);
   });
 
   it('reports corrupt when damaged pages are read, and integrityCheck names the damage', () => {
-    const path = join(tempDir(), 'store.db');
+    const path = join(tempDir('store'), 'store.db');
     SqliteStore.open({ path }).close();
     // The schema and the tables' root pages stay intact: only pages written for the events are damaged.
     const schemaBytes = statSync(path).size;
@@ -248,7 +241,7 @@ describe('SqliteStore on a damaged file', () => {
 
 describe('SqliteStore after close', () => {
   it('fails every call with store_closed, and close is idempotent', () => {
-    const path = join(tempDir(), 'store.db');
+    const path = join(tempDir('store'), 'store.db');
     const store = SqliteStore.open({ path });
     store.close();
     store.close();

@@ -3,7 +3,8 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { eventHash, SCHEMA_VERSION, SqliteStore, StoreVersionError, type EventDigest } from '../../src/store/index.js';
 import { migrate, MIGRATIONS, type Migration } from '../../src/store/migrations.js';
-import { defer, hex, tempDir, utf8 } from './helpers.js';
+import { hex, utf8 } from '../helpers/bytes.js';
+import { defer, tempDir } from '../helpers/temp-dirs.js';
 
 function raw(path: string): Database.Database {
   const db = new Database(path);
@@ -15,7 +16,7 @@ const tooNew = (found: number, supported: number): Error => new StoreVersionErro
 
 describe('SqliteStore schema and migrations', () => {
   it('creates a fresh database at the current version, in WAL mode, with small pages', () => {
-    const path = join(tempDir(), 'nested', 'dir', 'store.db');
+    const path = join(tempDir('store'), 'nested', 'dir', 'store.db');
     SqliteStore.open({ path }).close();
     const db = raw(path);
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
@@ -23,11 +24,11 @@ describe('SqliteStore schema and migrations', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('page_size', { simple: true })).toBe(1024);
     const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
-    expect(tables).toEqual(['event', 'fold_journal', 'kv', 'replication_digest', 'replication_outbox', 'store_meta', 'symbol']);
+    expect(tables).toEqual(['event', 'fold_journal', 'kv', 'replication_digest', 'replication_outbox', 'store_meta', 'symbol', 'token_revocation']);
   });
 
   it('keeps data and schema when reopened, without migrating again', () => {
-    const path = join(tempDir(), 'store.db');
+    const path = join(tempDir('store'), 'store.db');
     const first = SqliteStore.open({ path });
     first.kvPut('app@1', utf8('k'), utf8('v'));
     first.appendEvent('app', { partition: 'eu', source: 'd', timeMs: 1, payload: utf8('x') });
@@ -40,14 +41,14 @@ describe('SqliteStore schema and migrations', () => {
   });
 
   it('keeps the page size of an existing database', () => {
-    const path = join(tempDir(), 'store.db');
+    const path = join(tempDir('store'), 'store.db');
     SqliteStore.open({ path, pageSize: 4096 }).close();
     SqliteStore.open({ path, pageSize: 1024 }).close();
     expect(raw(path).pragma('page_size', { simple: true })).toBe(4096);
   });
 
   it('refuses a database written by a newer version, and leaves it untouched', () => {
-    const path = join(tempDir(), 'store.db');
+    const path = join(tempDir('store'), 'store.db');
     SqliteStore.open({ path }).close();
     const db = new Database(path);
     db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
@@ -67,7 +68,7 @@ describe('SqliteStore schema and migrations', () => {
   });
 
   it('upgrades an existing database with a later migration, keeping its data', () => {
-    const path = join(tempDir(), 'store.db');
+    const path = join(tempDir('store'), 'store.db');
     const store = SqliteStore.open({ path });
     store.kvPut('ns', utf8('k'), utf8('v'));
     store.close();
@@ -82,7 +83,7 @@ describe('SqliteStore schema and migrations', () => {
   });
 
   it('runs migrations in one transaction: a failing one leaves the database as it was', () => {
-    const path = join(tempDir(), 'store.db');
+    const path = join(tempDir('store'), 'store.db');
     const db = raw(path);
     const broken: Migration = { version: SCHEMA_VERSION + 1, sql: 'CREATE TABLE ok_so_far (x); THIS IS NOT SQL;' };
     expect(() => migrate(db, [...MIGRATIONS, broken], tooNew)).toThrow(/syntax error/);
@@ -92,7 +93,7 @@ describe('SqliteStore schema and migrations', () => {
   });
 
   it('upgrades a version 3 database: the digests and facts of replication_state move to real columns', () => {
-    const path = join(tempDir(), 'store.db');
+    const path = join(tempDir('store'), 'store.db');
     const db = new Database(path);
     migrate(db, MIGRATIONS.filter((m) => m.version <= 3), tooNew);
     // What a version 3 store with replication wrote: symbols, events, and their digests under byte-encoded keys.

@@ -3,21 +3,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/runtime/store.js';
 import { SqliteStore } from '../../src/store/index.js';
-import { bytes, defer, hex, tempDir, utf8 } from './helpers.js';
+import { bytes, hex, utf8 } from '../helpers/bytes.js';
+import { thrownBy } from '../helpers/errors.js';
+import { defer, tempDir } from '../helpers/temp-dirs.js';
 
-function open(path = join(tempDir(), 'store.db')): SqliteStore {
+function open(path = join(tempDir('store'), 'store.db')): SqliteStore {
   const store = SqliteStore.open({ path });
   defer(() => store.close());
   return store;
-}
-
-function thrownBy(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
 }
 
 const reading = (source: string, timeMs: number, partition = 'eu', payload: Uint8Array = bytes(timeMs & 0xff)): StoredEvent => ({
@@ -31,7 +24,7 @@ const identity = (e: StoredEvent): string => `${e.timeMs}/${e.source}/${e.partit
 
 describe('SqliteStore durability', () => {
   it('keeps committed writes across close and reopen, and none of a rolled-back call', () => {
-    const path = join(tempDir(), 'store.db');
+    const path = join(tempDir('store'), 'store.db');
     const first = SqliteStore.open({ path });
     first.atomically(() => {
       for (let i = 0; i < 100; i++) first.kvPut('app@1', utf8(`k${i}`), utf8(`v${i}`));
@@ -55,7 +48,7 @@ describe('SqliteStore durability', () => {
   });
 
   it('has every commit in its files before close: a copy taken at that instant (as after kill -9) holds it', () => {
-    const dir = tempDir();
+    const dir = tempDir('store');
     const path = join(dir, 'store.db');
     const store = open(path);
     store.atomically(() => {
@@ -121,7 +114,7 @@ describe('SqliteStore group transactions', () => {
   });
 
   it('sees the uncommitted writes of the group from inside it, and not from another connection', () => {
-    const path = join(tempDir(), 'store.db');
+    const path = join(tempDir('store'), 'store.db');
     const store = open(path);
     const reader = open(path);
     store.transaction(() => {
@@ -239,7 +232,7 @@ describe('SqliteStore event log reads (replay)', () => {
 
 describe('SqliteStore fold journal', () => {
   it('is a FoldJournal per stream: kept with its transaction, read back from the log after a reopen', () => {
-    const path = join(tempDir(), 'store.db');
+    const path = join(tempDir('store'), 'store.db');
     const store = SqliteStore.open({ path });
     const a = [reading('d-1', 10), reading('d-2', 11, 'us')];
     store.atomically(() => {

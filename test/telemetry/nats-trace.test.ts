@@ -9,8 +9,9 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatsServer } from '../replication/helpers/nats-server.js';
-import { TestFleet, getJson, waitUntil } from '../replication/helpers/fleet.js';
-import { OtlpReceiver, eventually, type OtlpSpan } from './helpers/servers.js';
+import { eventually, sleep, until } from '../helpers/poll.js';
+import { TestFleet, getJson } from '../replication/helpers/fleet.js';
+import { OtlpReceiver, type OtlpSpan } from './helpers/servers.js';
 
 const SERVER = 2; // OTLP SpanKind
 const PRODUCER = 4;
@@ -40,12 +41,7 @@ describe("a reading's trace, from the node that took it to the node that folded 
   const spansOf = (traceId: string): OtlpSpan[] => receiver.spans().filter((s) => s.traceId === traceId);
 
   async function send(device: string, timestamp: number, traceparent: string): Promise<void> {
-    const res = await fleet.node('trace-a').fetch('/v1/readings', {
-      method: 'POST',
-      token: gateway,
-      headers: { 'content-type': 'application/json', traceparent },
-      body: JSON.stringify({ device_id: device, region: 'eu-west', temperature_c: 21.5, timestamp }),
-    });
+    const res = await fleet.node('trace-a').postReadings({ device_id: device, region: 'eu-west', temperature_c: 21.5, timestamp }, gateway, { traceparent });
     expect(res.status, await res.text()).toBe(200);
   }
 
@@ -62,13 +58,12 @@ describe("a reading's trace, from the node that took it to the node that folded 
     reader = await fleet.node('trace-a').token('read');
     // Both nodes have their stream and durable consumer before anything is sent.
     for (const name of ['trace-a', 'trace-b']) {
-      await waitUntil(
+      await until(
         async () => {
           const f = await getJson<FleetView>(fleet.node(name), '/v1/fleet', reader);
           return f.nats.state === 'connected' && f.nats.jetstream === 'ok';
         },
-        20_000,
-        () => `${name} never reached JetStream:\n${fleet.node(name).stderr}`,
+        { timeoutMs: 20_000, intervalMs: 250, message: () => `${name} never reached JetStream:\n${fleet.node(name).stderr}` },
       );
     }
     watcher = await connect({ servers: nats.url });
@@ -93,12 +88,11 @@ describe("a reading's trace, from the node that took it to the node that folded 
 
   it("exports A's request span, A's publish span under it, and B's fold span under the publish span, all in the caller's trace", async () => {
     const spans = await eventually(
-      "the reading's spans on both nodes",
-      async () => {
+      () => {
         const s = spansOf(traced.traceId);
         return s.some((x) => x.kind === CONSUMER) && s.some((x) => x.kind === PRODUCER) ? s : undefined;
       },
-      20_000,
+      { timeoutMs: 20_000, intervalMs: 250, message: "waiting for the reading's spans on both nodes" },
     );
     const nodeOf = (s: OtlpSpan): unknown => s.resource['service.instance.id'];
 
@@ -138,18 +132,21 @@ describe("a reading's trace, from the node that took it to the node that folded 
   });
 
   it('the message carries the publish span in traceparent; an unsampled request\'s message carries none', async () => {
-    const byId = await eventually('both messages on NATS', async () => {
-      const m = new Map(seen.map((s) => [s.id, s.headers]));
-      return m.has(`aggregator.trace-sensor-1.${base}`) && m.has(`aggregator.trace-sensor-2.${base + 1000}`) ? m : undefined;
-    });
+    const byId = await eventually(
+      () => {
+        const m = new Map(seen.map((s) => [s.id, s.headers]));
+        return m.has(`aggregator.trace-sensor-1.${base}`) && m.has(`aggregator.trace-sensor-2.${base + 1000}`) ? m : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, message: 'waiting for both messages on NATS' },
+    );
     const publish = spansOf(traced.traceId).find((s) => s.kind === PRODUCER);
     expect(publish, 'the publish span (first test)').toBeDefined();
     expect(byId.get(`aggregator.trace-sensor-1.${base}`)!.get('traceparent')).toBe(`00-${traced.traceId}-${publish!.spanId}-01`);
     const plain = byId.get(`aggregator.trace-sensor-2.${base + 1000}`)!;
     expect([...plain.keys()].sort()).toEqual(['Edgeagg-Origin', 'Nats-Msg-Id']);
     // B folded it all the same, without a span.
-    await waitUntil(async () => (await getJson<FleetView>(fleet.node('trace-b'), '/v1/fleet', reader)).consumer.applied === 2, 20_000, () => 'B did not fold both readings');
-    await new Promise((r) => setTimeout(r, 500));
+    await until(async () => (await getJson<FleetView>(fleet.node('trace-b'), '/v1/fleet', reader)).consumer.applied === 2, { timeoutMs: 20_000, intervalMs: 250, message: 'B did not fold both readings' });
+    await sleep(500);
     expect(spansOf(unsampled.traceId)).toEqual([]);
   });
 });

@@ -7,7 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeProcess } from '../helpers/node-process.js';
-import { OtlpReceiver, eventually, freePort, type OtlpSpan } from './helpers/servers.js';
+import { eventually, sleep, until } from '../helpers/poll.js';
+import { freePort } from '../helpers/ports.js';
+import { OtlpReceiver, type OtlpSpan } from './helpers/servers.js';
 
 const MINUTE = 60_000;
 const base = Math.floor(Date.now() / MINUTE) * MINUTE - 5 * MINUTE;
@@ -17,6 +19,8 @@ const INTERNAL = 1;
 const early = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', parent: '00f067aa0ba902b7' };
 const traced = { traceId: '0af7651916cd43dd8448eb211c80319c', parent: 'b7ad6b7169203331' };
 const unsampled = { traceId: 'ffeeddccbbaa99887766554433221100', parent: '1122334455667788' };
+/** How long an export may take to show up at the receiver. */
+const EXPORTED = { timeoutMs: 30_000, intervalMs: 250 };
 
 let node: NodeProcess;
 let receiver: OtlpReceiver | undefined;
@@ -28,9 +32,7 @@ function reading(i: number): Record<string, unknown> {
 }
 
 async function post(body: unknown, traceparent?: string): Promise<Response> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (traceparent) headers.traceparent = traceparent;
-  const res = await node.fetch('/v1/readings', { method: 'POST', token: gateway, headers, body: JSON.stringify(body) });
+  const res = await node.postReadings(body, gateway, traceparent ? { traceparent } : {});
   await res.arrayBuffer();
   return res;
 }
@@ -64,8 +66,8 @@ beforeAll(async () => {
   [gateway, reader] = await Promise.all([node.token('gateway'), node.token('read')]);
   // The collector is away: this request's spans fail to export at first.
   expect((await post(reading(0), `00-${early.traceId}-${early.parent}-01`)).status).toBe(200);
-  await eventually('the export to fail', async () => (node.stderr.includes('telemetry export failing') ? true : undefined), 10_000, 100);
-  await new Promise((r) => setTimeout(r, 1_000));
+  await until(() => node.stderr.includes('telemetry export failing'), { timeoutMs: 10_000, intervalMs: 100, message: 'waiting for the export to fail' });
+  await sleep(1_000);
   receiver = await OtlpReceiver.start(port);
   expect((await post([reading(1), reading(2)], `00-${traced.traceId}-${traced.parent}-01`)).status).toBe(200);
   expect((await post(reading(3), `00-${unsampled.traceId}-${unsampled.parent}-00`)).status).toBe(200);
@@ -82,7 +84,7 @@ afterAll(async () => {
 
 describe('traces', () => {
   it('are sent as OTLP/HTTP JSON with the resource from the OTEL_* variables', async () => {
-    await eventually('spans of the traced request', async () => (spansOf(traced.traceId).length >= 3 ? true : undefined));
+    await until(() => spansOf(traced.traceId).length >= 3, { ...EXPORTED, message: 'waiting for spans of the traced request' });
     const exports = receiver!.requests.filter((r) => r.path === '/v1/traces');
     expect(exports.length).toBeGreaterThan(0);
     for (const e of exports) expect(e.contentType).toMatch(/^application\/json/);
@@ -92,7 +94,7 @@ describe('traces', () => {
   });
 
   it('a request is a server span under the incoming traceparent, with the guest call and the store commit as children', async () => {
-    await eventually('all three spans', async () => (spansOf(traced.traceId).length >= 3 ? true : undefined));
+    await until(() => spansOf(traced.traceId).length >= 3, { ...EXPORTED, message: 'waiting for all three spans' });
     const spans = spansOf(traced.traceId);
     expect(spans).toHaveLength(3);
     const server = one(spans, 'POST /v1/readings');
@@ -116,7 +118,7 @@ describe('traces', () => {
   });
 
   it('spans made while the collector was away arrive once it is back (one warning, then one recovery, in the log)', async () => {
-    const spans = await eventually('the early request\'s spans', async () => (spansOf(early.traceId).length >= 3 ? spansOf(early.traceId) : undefined), 40_000);
+    const spans = await eventually(() => (spansOf(early.traceId).length >= 3 ? spansOf(early.traceId) : undefined), { ...EXPORTED, timeoutMs: 40_000, message: "waiting for the early request's spans" });
     expect(one(spans, 'POST /v1/readings').parentSpanId).toBe(early.parent);
     const log = node.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(log.filter((l) => l.msg === 'telemetry export failing; retrying with backoff' && l.signal === 'traces')).toHaveLength(1);
@@ -124,7 +126,7 @@ describe('traces', () => {
   });
 
   it('a request without traceparent starts a new trace; an unsampled parent (flags 00) makes no span', async () => {
-    const read = await eventually('the read request\'s span', async () => receiver!.spans().find((s) => s.name === 'GET /v1/regions/{region}'));
+    const read = await eventually(() => receiver!.spans().find((s) => s.name === 'GET /v1/regions/{region}'), { ...EXPORTED, message: "waiting for the read request's span" });
     expect(read.parentSpanId).toBeUndefined();
     expect(read.attributes).toMatchObject({ 'http.route': '/v1/regions/{region}', 'url.path': '/v1/regions/eu-north' });
     // The read first folded the readings that waited for their fold (the guest's events call), then read.
@@ -148,9 +150,9 @@ describe('traces', () => {
 describe('metrics', () => {
   it('are exported periodically with cumulative counts that match the traffic', async () => {
     // 4 readings accepted, in 3 write requests (each 200) and 1 read.
-    await eventually('a metrics export with all the traffic', async () => {
-      const accepted = receiver!.latestPoints('edgeagg.readings').find((p) => p.attributes.outcome === 'accepted');
-      return accepted?.value === 4 ? true : undefined;
+    await until(() => receiver!.latestPoints('edgeagg.readings').find((p) => p.attributes.outcome === 'accepted')?.value === 4, {
+      ...EXPORTED,
+      message: 'waiting for a metrics export with all the traffic',
     });
     const exports = receiver!.requests.filter((r) => r.path === '/v1/metrics');
     for (const e of exports) expect(e.contentType).toMatch(/^application\/json/);

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeProcess } from '../helpers/node-process.js';
-import { PrometheusServer, eventually } from './helpers/servers.js';
+import { eventually, until } from '../helpers/poll.js';
+import { PrometheusServer } from './helpers/servers.js';
 
 const METRICS_TOKEN = 'prom-scrape-secret-7d1f0c';
 const MINUTE = 60_000;
@@ -21,7 +22,7 @@ function reading(i: number, overrides: Record<string, unknown> = {}): Record<str
 }
 
 async function post(body: unknown, token = gateway): Promise<number> {
-  const res = await node.fetch('/v1/readings', { method: 'POST', token, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await node.postReadings(body, token);
   await res.arrayBuffer();
   return res.status;
 }
@@ -35,14 +36,12 @@ async function get(path: string, token = reader): Promise<number> {
 /** Waits until Prometheus has scraped `expected` for `promql`, then asserts it (so a failure shows the last value). */
 async function expectScraped(promql: string, expected: number): Promise<void> {
   let last: number | undefined;
-  await eventually(
-    `${promql} == ${expected}`,
+  await until(
     async () => {
       last = await prometheus.scalar(promql);
-      return last === expected ? true : undefined;
+      return last === expected;
     },
-    30_000,
-    500,
+    { timeoutMs: 30_000, intervalMs: 500, message: `${promql} == ${expected}` },
   ).catch(() => undefined);
   expect(last, promql).toBe(expected);
 }
@@ -69,7 +68,7 @@ describe('GET /metrics', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();
-    expect(text).toMatch(/^# TYPE http_server_request_duration histogram$/m);
+    expect(text).toMatch(/^# TYPE http_server_request_duration_seconds histogram$/m);
     expect(text).toMatch(/^target_info\{.*service_name="edge-aggregator"/m);
   });
 });
@@ -111,7 +110,7 @@ describe('what Prometheus scraped matches the traffic sent', () => {
   });
 
   it('http.server.request.duration by route template, method and status; never a raw path', async () => {
-    const count = (labels: string): string => `sum(http_server_request_duration_count{${labels}})`;
+    const count = (labels: string): string => `sum(http_server_request_duration_seconds_count{${labels}})`;
     await expectScraped(count('http_route="/v1/readings",http_request_method="POST",http_response_status_code="200"'), 26);
     await expectScraped(count('http_route="/v1/readings",http_request_method="POST",http_response_status_code="422"'), 1);
     await expectScraped(count('http_route="/v1/readings",http_response_status_code="401"'), 1);
@@ -121,9 +120,9 @@ describe('what Prometheus scraped matches the traffic sent', () => {
     await expectScraped(count('http_route="/v1/regions/{region}/series",http_response_status_code="200"'), 2);
     // The request with no route has no http.route at all.
     await expectScraped(count('http_route="",http_response_status_code="404"'), 1);
-    expect(await prometheus.query('http_server_request_duration_count{http_route=~".*(eu-west|nowhere|no/such).*"}')).toEqual([]);
+    expect(await prometheus.query('http_server_request_duration_seconds_count{http_route=~".*(eu-west|nowhere|no/such).*"}')).toEqual([]);
     // Buckets and sum are there too (a latency quantile can be computed).
-    const p99 = await prometheus.scalar('histogram_quantile(0.99, sum by (le) (http_server_request_duration_bucket{http_route="/v1/readings"}))');
+    const p99 = await prometheus.scalar('histogram_quantile(0.99, sum by (le) (http_server_request_duration_seconds_bucket{http_route="/v1/readings"}))');
     expect(p99).toBeGreaterThan(0);
   });
 
@@ -132,9 +131,9 @@ describe('what Prometheus scraped matches the traffic sent', () => {
     await expectScraped('sum(edgeagg_ingest_batch_size_count)', 27);
     await expectScraped('sum(edgeagg_ingest_batch_size_sum)', 30);
     await expectScraped('sum(edgeagg_store_commit_group_size_sum)', 27);
-    await expectScraped('sum(edgeagg_store_commit_duration_count{outcome="committed"})', await prometheus.scalar('sum(edgeagg_store_commit_group_size_count)').then((v) => v ?? -1));
+    await expectScraped('sum(edgeagg_store_commit_duration_seconds_count{outcome="committed"})', await prometheus.scalar('sum(edgeagg_store_commit_group_size_count)').then((v) => v ?? -1));
     // 27 writes and 6 reads called the guest's ea_on_http.
-    await expectScraped('sum(edgeagg_wasm_call_duration_count{module="aggregator",trigger="http"})', 33);
+    await expectScraped('sum(edgeagg_wasm_call_duration_seconds_count{module="aggregator",trigger="http"})', 33);
     expect(await prometheus.scalar('sum(edgeagg_wasm_call_errors_total)')).toBeUndefined();
   });
 
@@ -147,7 +146,11 @@ describe('what Prometheus scraped matches the traffic sent', () => {
 
 /** Where a node started with `--metrics-listen 127.0.0.1:0` serves /metrics, from its log. */
 function metricsUrl(node: NodeProcess): Promise<string> {
-  return eventually('the metrics address in the log', async () => /"url":"(http:\/\/127\.0\.0\.1:\d+\/metrics)"[^\n]*"msg":"metrics listening"/.exec(node.stderr)?.[1]);
+  return eventually(() => /"url":"(http:\/\/127\.0\.0\.1:\d+\/metrics)"[^\n]*"msg":"metrics listening"/.exec(node.stderr)?.[1], {
+    timeoutMs: 30_000,
+    intervalMs: 250,
+    message: 'waiting for the metrics address in the log',
+  });
 }
 
 describe('metrics-listen', () => {
@@ -174,7 +177,7 @@ describe('the fold', () => {
       const url = await metricsUrl(other);
       const gauge = async (name: string): Promise<number> => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(await (await fetch(url)).text())?.[1]);
       const readings = [0, 1, 2].map((i) => ({ device_id: `fold-${i}`, region: 'fold', temperature_c: 20 + i, timestamp: base + i }));
-      const posted = await other.fetch('/v1/readings', { method: 'POST', token: await other.token('gateway'), headers: { 'content-type': 'application/json' }, body: JSON.stringify(readings) });
+      const posted = await other.postReadings(readings, await other.token('gateway'));
       expect(posted.status).toBe(200);
       expect(await gauge('edgeagg_fold_waiting')).toBe(3);
       expect(await gauge('edgeagg_fold_quarantined')).toBe(0);

@@ -16,7 +16,7 @@ import type { GuestModule, StoredEvent } from '../../src/runtime/index.js';
 import { SqliteStore } from '../../src/store/index.js';
 import { EventTraceMemory, Telemetry, type Logger } from '../../src/telemetry/index.js';
 import { RequestScope } from '../../src/telemetry/scope.js';
-import { waitUntil } from '../replication/helpers/fleet.js';
+import { until } from '../helpers/poll.js';
 
 const T0 = Date.UTC(2026, 0, 15, 12);
 const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
@@ -73,7 +73,7 @@ async function publishAll(store: SqliteStore, js: JetStreamClient, tracer: Repli
   const stop = new AbortController();
   const running = publisher.run(js, stop.signal);
   publisher.notify();
-  await waitUntil(async () => store.outboxDepth() === 0, 10_000, () => `${store.outboxDepth()} entries left`, 5);
+  await until(() => store.outboxDepth() === 0, { timeoutMs: 10_000, intervalMs: 5, message: () => `${store.outboxDepth()} entries left` });
   stop.abort();
   await running;
   return publisher;

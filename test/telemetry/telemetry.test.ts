@@ -14,6 +14,7 @@ import { runInScope, RequestScope } from '../../src/telemetry/scope.js';
 import { BoundHistogram, BoundHistogramProducer } from '../../src/telemetry/bound-histogram.js';
 import { AggregationTemporality, type Histogram } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import { sleep } from '../helpers/poll.js';
 
 const JWT =
   'eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9.eyJzY29wZSI6ImdhdGV3YXkiLCJpc3MiOiJlZGdlYWdnIn0.AeARhtCMbevnP2RDuyzUAfTUb36S5oJtkd2aeE_8ZCmebVC0G9dUaUHsjohaypm0vyazdmYftFwt5Ig-WI81Bg';
@@ -398,7 +399,7 @@ describe('request telemetry', () => {
     } finally {
       await s.close();
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     const finished = spans.getFinishedSpans();
     // The unsampled parent (flags 00) made no span: parent-based sampling.
     expect(finished.every((sp) => sp.spanContext().traceId === traceId)).toBe(true);

@@ -81,12 +81,7 @@ export async function post(node: NodeProcess, token: string, readings: Reading[]
   let accepted = 0;
   let duplicates = 0;
   for (let i = 0; i < readings.length; i += 10_000) {
-    const res = await node.fetch('/v1/readings', {
-      method: 'POST',
-      token,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(readings.slice(i, i + 10_000)),
-    });
+    const res = await node.postReadings(readings.slice(i, i + 10_000), token);
     const text = await res.text();
     expect(res.status, text).toBe(200);
     const body = JSON.parse(text) as { accepted: number; duplicates: number; rejected: number };
@@ -102,20 +97,6 @@ export async function getJson<T>(node: NodeProcess, path: string, token: string)
   const text = await res.text();
   if (res.status !== 200) throw new Error(`${path}: ${res.status} ${text}`);
   return JSON.parse(text) as T;
-}
-
-/** Polls `probe` until it returns true, at most `timeoutMs`; throws with `describe()` otherwise. */
-export async function waitUntil(probe: () => Promise<boolean>, timeoutMs: number, describe: () => Promise<string> | string, everyMs = 250): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await probe()) return;
-    } catch {
-      // A node may be restarting; try again.
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${await describe()}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 /** Readings of `devices` devices in `regions`, one every `stepMs` from `startMs`: distinct identities. */

@@ -5,43 +5,32 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireBinary } from '../../helpers/binaries.js';
+import { until } from '../../helpers/poll.js';
+import { freePort } from '../../helpers/ports.js';
 
 export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
-
-/** A TCP port free right now on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-/** Polls `check` until it returns a value that is not undefined; throws after `timeoutMs`. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000, intervalMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
 
 export interface ScrapeTarget {
   /** `host:port` of the node. */
   target: string;
   /** A bearer token Prometheus sends. */
   bearerToken?: string;
+  /** Rule files (alerting or recording) Prometheus loads and evaluates every second. */
+  ruleFiles?: string[];
+}
+
+/** A rule as `/api/v1/rules` reports it. */
+export interface RuleStatus {
+  name: string;
+  health: string;
+  lastError?: string;
+  lastEvaluation: string;
+  /** Alerting rules: `inactive`, `pending` or `firing`. */
+  state?: string;
 }
 
 /** A real Prometheus scraping one target every second. */
@@ -64,6 +53,7 @@ export class PrometheusServer {
         '  scrape_interval: 1s',
         '  scrape_timeout: 1s',
         '  evaluation_interval: 1s',
+        ...(target.ruleFiles?.length ? ['rule_files:', ...target.ruleFiles.map((f) => `  - ${JSON.stringify(f)}`)] : []),
         'scrape_configs:',
         '  - job_name: edgeagg',
         '    metrics_path: /metrics',
@@ -90,11 +80,13 @@ export class PrometheusServer {
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (server.log += d));
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (server.log += d));
     try {
-      await eventually('Prometheus to be ready', async () => {
-        if (child.exitCode !== null) throw new Error(`prometheus exited ${child.exitCode}: ${server.log}`);
-        const res = await fetch(`${server.url}/-/ready`);
-        return res.ok ? true : undefined;
-      });
+      await until(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`prometheus exited ${child.exitCode}: ${server.log}`);
+          return (await fetch(`${server.url}/-/ready`)).ok;
+        },
+        { timeoutMs: 30_000, intervalMs: 250, message: 'Prometheus was not ready' },
+      );
     } catch (error) {
       await server.stop();
       throw error;
@@ -108,6 +100,14 @@ export class PrometheusServer {
     const body = (await res.json()) as { status: string; error?: string; data: { resultType: string; result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
     if (body.status !== 'success') throw new Error(`query ${promql} failed: ${body.error}`);
     return body.data.result.map((r) => ({ labels: r.metric, value: Number(r.value[1]) }));
+  }
+
+  /** Every rule of every loaded group, with its health and last evaluation. */
+  async rules(): Promise<RuleStatus[]> {
+    const res = await fetch(`${this.url}/api/v1/rules`);
+    const body = (await res.json()) as { status: string; data: { groups: Array<{ rules: RuleStatus[] }> } };
+    if (body.status !== 'success') throw new Error('GET /api/v1/rules failed');
+    return body.data.groups.flatMap((g) => g.rules);
   }
 
   /** The value of a query that yields one sample (e.g. a `sum(...)`); undefined when it yields none. */
