@@ -23,6 +23,8 @@ export function registerServe(program: Command): void {
             url: node.url,
             dataDir: settings['data-dir'],
             devices: settings.simulate,
+            // Its own device ids: `edgeagg simulate` against this node (seed 1: sim1-...) must not collide with them.
+            devicePrefix: 'demo',
             regions: 3,
             rate: settings.simulate,
             batch: 10,
@@ -61,7 +63,13 @@ function camel(name: string): string {
 
 async function printBanner(node: EdgeNode, simulated: number): Promise<void> {
   const s = node.settings;
-  const dashboard = s.auth ? `${node.url}/#token=${await issueToken(node.nodeKey, { scope: 'read', ttlSeconds: 7 * 24 * 3600 })}` : `${node.url}/`;
+  // A token printed at every start would land in the service's logs again and again: only the first
+  // start, which someone is watching, gets one.
+  const dashboard = !s.auth
+    ? `${node.url}/`
+    : node.firstStart
+      ? `${node.url}/#token=${await issueToken(node.nodeKey, { scope: 'read', ttlSeconds: 7 * 24 * 3600 })}`
+      : `${node.url}/ (it asks for a read token: edgeagg token create --read --data-dir ${s['data-dir']})`;
   const lines = [
     `edge-aggregator node listening on ${node.url}`,
     `  dashboard: ${dashboard}`,

@@ -4,6 +4,13 @@ import { TokenError, type Scope, type TokenVerifier } from '../auth/index.js';
 import { sendError } from './respond.js';
 import type { Principal } from './router.js';
 
+/** What a route accepts (the fields of its `Route`). */
+export interface AuthRequirements {
+  scopes: readonly Scope[];
+  /** Whether `?access_token=` is accepted. @default false */
+  queryToken?: boolean;
+}
+
 /**
  * The principal of a request allowed on a route with these scopes, or undefined once a 401 or 403 has
  * been sent. Without a verifier (authentication off) every request is let through with the route's
@@ -13,16 +20,19 @@ export async function authenticate(
   req: IncomingMessage,
   res: ServerResponse,
   query: string,
-  scopes: readonly Scope[],
+  route: AuthRequirements,
   verifier: TokenVerifier | undefined,
 ): Promise<Principal | undefined> {
+  const { scopes } = route;
   if (scopes.length === 0) return { kind: 'anonymous', subject: '' };
   if (!verifier) return { kind: scopes[0] === 'device' ? 'gateway' : scopes[0]!, subject: '' };
-  const token = bearerToken(req, query);
+  const token = bearerToken(req, route.queryToken ? query : '');
   if (!token) {
-    sendError(res, 401, 'unauthorized', 'missing token: send "Authorization: Bearer <token>" (create one with `edgeagg token create`)', {
-      'www-authenticate': 'Bearer',
-    });
+    const inQuery = !route.queryToken && !req.headers.authorization && query.includes('access_token=');
+    const message = inQuery
+      ? 'a token in the URL (access_token) is accepted by GET /v1/stream only: send "Authorization: Bearer <token>"'
+      : 'missing token: send "Authorization: Bearer <token>" (create one with `edgeagg token create`)';
+    sendError(res, 401, 'unauthorized', message, { 'www-authenticate': 'Bearer' });
     return undefined;
   }
   try {
@@ -39,7 +49,10 @@ export async function authenticate(
   }
 }
 
-/** `Authorization: Bearer`, or `access_token` in the query for EventSource, which cannot set headers. */
+/**
+ * `Authorization: Bearer`, or `access_token` in `query` for EventSource, which cannot set headers (pass ''
+ * where a token in the URL is not accepted).
+ */
 export function bearerToken(req: IncomingMessage, query: string): string | undefined {
   const header = req.headers.authorization;
   if (header) {

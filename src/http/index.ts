@@ -2,7 +2,7 @@
 export { createEdgeServer, listen, serverUrl, type EdgeServerOptions, type RequestObserver } from './server.js';
 export { Router, type Route, type RequestContext, type Principal, type RouteMatch } from './router.js';
 export { nodeRoutes, metricsRoute, type NodeRoutesOptions, type MetricsRouteOptions } from './node-routes.js';
-export { BodyTooLargeError, readBody, mediaType } from './body.js';
+export { BodyTooLargeError, BodyTooSlowError, BodyBudgetError, ClientAbortError, readBody, mediaType, type ReadBodyOptions } from './body.js';
 export { sendBody, sendCallFailure, sendError, sendGuestFailure, sendJson, RETRY_AFTER_SECONDS } from './respond.js';
-export { shed } from './limits.js';
+export { shed, sendOverloaded, sendRateLimited, countObjects, ClientRateLimits, type ClientRateLimitsOptions, type RateLimit } from './limits.js';
 export { authenticate, bearerToken } from './auth.js';

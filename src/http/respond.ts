@@ -13,6 +13,8 @@ export function sendBody(res: ServerResponse, status: number, contentType: strin
     'content-type': contentType,
     'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.length,
     'cache-control': 'no-store',
+    // Browsers must not guess another type (say, HTML) from a body an attacker may have put words into.
+    'x-content-type-options': 'nosniff',
     ...headers,
   });
   res.end(body);

@@ -35,6 +35,11 @@ export interface Route {
   template: string;
   /** Scopes whose tokens may call it; empty: no authentication. */
   scopes: readonly Scope[];
+  /**
+   * Accept the token as `?access_token=` too, for browsers' EventSource (it cannot set headers). Only for
+   * what needs it: tokens in URLs end up in proxy logs. @default false
+   */
+  queryToken?: boolean;
   handle: (ctx: RequestContext) => Promise<void> | void;
 }
 

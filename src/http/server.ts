@@ -24,6 +24,11 @@ export interface EdgeServerOptions {
   onError?: (error: unknown, context: string, res?: ServerResponse) => void;
   /** Metrics, traces and request ids per request (src/telemetry). @default none */
   observer?: RequestObserver;
+  /**
+   * Largest request body in bytes the routes accept: a request that declares more and asks for
+   * `100 Continue` is answered 413 at once, so the client never sends it. @default no early answer
+   */
+  bodyLimit?: number;
 }
 
 /**
@@ -63,8 +68,10 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
       sendError(res, 405, 'method_not_allowed', `${req.method} is not allowed on ${path}`, { allow: match.routes.map((r) => r.method).join(', ') });
       return;
     }
-    const principal = await authenticate(req, res, query, route.scopes, verifier);
+    res.setHeader('x-content-type-options', 'nosniff');
+    const principal = await authenticate(req, res, query, route, verifier);
     if (!principal) return;
+    if (!acceptableEncoding(req, res)) return;
     await route.handle({ req, res, path, query, principal, scope });
   };
 
@@ -83,9 +90,42 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
       });
     },
   );
+  // With a listener, node:http no longer sends `100 Continue` by itself: a body that would be refused is
+  // refused before the client sends it.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const declared = Number(req.headers['content-length']);
+    if (options.bodyLimit !== undefined && Number.isFinite(declared) && declared > options.bodyLimit) {
+      sendError(res, 413, 'body_too_large', `the request body is larger than ${options.bodyLimit} bytes; split the batch`, { connection: 'close' });
+      return;
+    }
+    if (!hasIdentityEncoding(req)) {
+      refuseEncoding(req, res);
+      return;
+    }
+    res.writeContinue();
+    server.emit('request', req, res);
+  });
   // A connection with no traffic at all for this long is closed (idle keep-alive, stuck clients).
   server.setTimeout(options.idleTimeoutMs ?? 60_000, (socket) => socket.destroy());
   return server;
+}
+
+/** Bodies are read as sent: a compressed one would be taken for its bytes, so it is refused. */
+function acceptableEncoding(req: IncomingMessage, res: ServerResponse): boolean {
+  if (hasIdentityEncoding(req)) return true;
+  refuseEncoding(req, res);
+  return false;
+}
+
+function hasIdentityEncoding(req: IncomingMessage): boolean {
+  const encoding = req.headers['content-encoding'];
+  return encoding === undefined || encoding.split(',').every((e) => e.trim().toLowerCase() === 'identity' || e.trim() === '');
+}
+
+function refuseEncoding(req: IncomingMessage, res: ServerResponse): void {
+  sendError(res, 415, 'unsupported_encoding', `Content-Encoding ${JSON.stringify(req.headers['content-encoding'])} is not supported: send the body uncompressed`, {
+    'accept-encoding': 'identity',
+  });
 }
 
 /** Starts listening; resolves once the port is bound (or rejects with the listen error). */

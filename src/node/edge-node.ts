@@ -85,7 +85,7 @@ export class EdgeNode {
       const runtime = createRuntime(settings, storage.store, telemetry, logger, (name, value) => late.app?.counted(name, value));
       const module = await runtime.load(readModuleBundle(settings), {
         grants: [...CAPABILITIES],
-        config: { grace_period_ms: String(settings['grace-period-ms']), max_future_ms: String(settings['max-future-ms']) },
+        config: { grace_period_ms: String(settings['grace-period-ms']), max_future_ms: String(settings['max-future-ms']), max_regions: String(settings['max-regions']) },
       });
       const breaker = createBreaker(settings, telemetry, logger);
       const shedder = new LoadShedder(settings['max-in-flight']);
@@ -95,6 +95,13 @@ export class EdgeNode {
         breaker,
         shedder,
         bodyLimit: settings['body-limit'],
+        maxStreams: settings['max-streams'],
+        maxBodyBytesInFlight: settings['max-body-bytes-in-flight'],
+        minBodyRate: settings['min-body-rate'],
+        minBodyRateGraceMs: settings['min-body-grace-ms'],
+        rateLimitPerToken: { ratePerSecond: settings['rate-limit-per-token'], burst: settings['rate-limit-per-token-burst'] },
+        rateLimitPerDevice: { ratePerSecond: settings['rate-limit-per-device'], burst: settings['rate-limit-per-device-burst'] },
+        onClientGone: (reason, res) => logger.warn('client gone mid-request', { reason, ...telemetry.logFields(res) }),
         observer: telemetry.requestObserver,
         onError: (error, context, res) => logger.error(context, { error, ...telemetry.logFields(res) }),
       });
@@ -112,6 +119,7 @@ export class EdgeNode {
       telemetry.observeShedder(shedder);
       telemetry.observeFold(pipeline);
       telemetry.observeDatabase(storage.store);
+      telemetry.observeDisk(identity.dataDir);
       telemetry.observeReplication(() => node.replication?.stats());
       node.server = createEdgeServer({
         routes: node.routes(),

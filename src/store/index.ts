@@ -7,6 +7,7 @@
 export { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
 export { eventHash, DIGEST_BUCKET_MS, type EventDigest, type EventDigestQuery } from './digests.js';
 export type { OutboxEntry } from './outbox.js';
+export type { TokenRevocation } from './revocations.js';
 export type { ReadEventsInRangeOptions, EventCursor, EventPage, ReadEventsOptions } from './event-log.js';
 export { StoreVersionError } from './errors.js';
 export { SCHEMA_VERSION } from './migrations.js';

@@ -111,6 +111,19 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP TABLE replication_state;
     `,
   },
+  {
+    // Revoked tokens (src/store/revocations.ts): by token id (`kind` 'token', the `jti`) or by subject (`kind`
+    // 'subject': every token of that `sub` issued up to `revoked_at_ms`).
+    version: 5,
+    sql: `
+      CREATE TABLE token_revocation (
+        kind          TEXT NOT NULL CHECK (kind IN ('token', 'subject')),
+        value         TEXT NOT NULL,
+        revoked_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (kind, value)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this code reads and writes. */

@@ -1,0 +1,59 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { decodeTokenId } from '../auth/index.js';
+import { SETTINGS } from '../node/index.js';
+import { SqliteStore } from '../store/index.js';
+
+interface RevokeOptions {
+  id?: string;
+  token?: string;
+  subject?: string;
+  dataDir?: string;
+}
+
+/**
+ * `edgeagg token revoke`: records a revocation in the database of a data directory. A node running on
+ * it refuses the token within a second; other nodes of a fleet need the same revocation in their own
+ * data directories (revocations are not replicated).
+ */
+export function registerTokenRevoke(program: Command): void {
+  const token = program.commands.find((c) => c.name() === 'token') ?? program.command('token').description('tokens for sensors, gateways, readers and admins');
+  token
+    .command('revoke')
+    .description('revoke a token (by its id, or the token itself) or every token of a subject, in the node of --data-dir')
+    .option('--id <jti>', 'the id (jti claim) of the token to revoke')
+    .option('--token <jwt>', 'the token to revoke (its id is read from it)')
+    .option('--subject <sub>', 'revoke every token of this subject (a device id, or gateway/read/admin) issued until now')
+    .option('--data-dir <dir>', 'the node data directory (env EDGEAGG_DATA_DIR)')
+    .action((options: RevokeOptions) => {
+      const given = [options.id, options.token, options.subject].filter((x) => x !== undefined);
+      if (given.length !== 1) throw new Error('choose exactly one of --id JTI, --token JWT, --subject SUB');
+      const dataDir = options.dataDir ?? process.env.EDGEAGG_DATA_DIR ?? SETTINGS['data-dir'].default;
+      const dbPath = join(dataDir, 'edgeagg.db');
+      if (!existsSync(dbPath)) throw new Error(`no node database in ${dataDir}: point --data-dir at the data directory of the node`);
+      const revocation =
+        options.subject !== undefined
+          ? { kind: 'subject' as const, value: nonEmpty(options.subject, '--subject') }
+          : { kind: 'token' as const, value: options.id !== undefined ? nonEmpty(options.id, '--id') : decodeTokenId(options.token!) };
+      // `replication: true` leaves the replication digests as they are: this process appends no event, so
+      // it must not mark them stale for the node.
+      const store = SqliteStore.open({ path: dbPath, replication: true, busyTimeoutMs: 5_000 });
+      try {
+        const revokedAtMs = Date.now();
+        store.revokeToken({ ...revocation, revokedAtMs });
+        process.stdout.write(
+          revocation.kind === 'token'
+            ? `revoked token ${revocation.value}\n`
+            : `revoked every token of subject ${revocation.value} issued until ${new Date(revokedAtMs).toISOString()}\n`,
+        );
+      } finally {
+        store.close();
+      }
+    });
+}
+
+function nonEmpty(value: string, flag: string): string {
+  if (value.trim() === '') throw new Error(`${flag} needs a value`);
+  return value;
+}
