@@ -41,7 +41,7 @@ export async function authenticate(
       sendError(res, 403, 'forbidden', `a ${principal.scope} token cannot do this; it needs one of: ${scopes.join(', ')}`);
       return undefined;
     }
-    return { kind: principal.scope, subject: principal.subject };
+    return { kind: principal.scope, subject: principal.subject, tokenId: principal.tokenId };
   } catch (error) {
     if (!(error instanceof TokenError)) throw error;
     sendError(res, 401, 'unauthorized', error.message, { 'www-authenticate': 'Bearer error="invalid_token"' });

@@ -34,7 +34,7 @@ export interface RateLimit {
 }
 
 export interface ClientRateLimitsOptions {
-  /** Each token, keyed by its scope and subject (a gateway's name, a device's id). @default off */
+  /** Each token, keyed by its id (`jti`; scope and subject for a token without one). @default off */
   perToken?: RateLimit;
   /** Each device: tokens of the `device` scope, keyed by the device id (all its tokens share it). @default off */
   perDevice?: RateLimit;
@@ -76,7 +76,8 @@ export class ClientRateLimits {
   private keys(principal: Principal): Array<[RateLimiter, string]> {
     if (principal.subject === '' || principal.kind === 'anonymous') return [];
     const keys: Array<[RateLimiter, string]> = [];
-    if (this.perToken) keys.push([this.perToken, `${principal.kind}:${principal.subject}`]);
+    // Each token its own bucket: every gateway token made by `token create --gateway` has the subject `gateway`.
+    if (this.perToken) keys.push([this.perToken, principal.tokenId ? `jti:${principal.tokenId}` : `${principal.kind}:${principal.subject}`]);
     if (this.perDevice && principal.kind === 'device') keys.push([this.perDevice, principal.subject]);
     return keys;
   }

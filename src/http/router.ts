@@ -26,6 +26,8 @@ export interface RequestContext {
 export interface Principal {
   kind: PrincipalKind;
   subject: string;
+  /** The token's id (`jti`), when it has one: what tells two gateway tokens of the same subject apart. */
+  tokenId?: string;
 }
 
 export interface Route {

@@ -22,6 +22,13 @@ describe('ClientRateLimits', () => {
     expect(limits.take({ kind: 'device', subject: 'd-1' }, 10)).toBe(0);
   });
 
+  it('gives every token its own bucket, even tokens of the same subject (every `token create --gateway` is "gateway")', () => {
+    const limits = new ClientRateLimits({ perToken: { ratePerSecond: 100, burst: 100 }, now: manualClock().now });
+    expect(limits.take({ kind: 'gateway', subject: 'gateway', tokenId: 'jti-a' }, 100)).toBe(0);
+    expect(limits.take({ kind: 'gateway', subject: 'gateway', tokenId: 'jti-a' }, 1)).toBe(10);
+    expect(limits.take({ kind: 'gateway', subject: 'gateway', tokenId: 'jti-b' }, 100)).toBe(0);
+  });
+
   it('limits nothing without a client to tell apart (authentication off, anonymous routes), or when off', () => {
     const limits = new ClientRateLimits({ perToken: { ratePerSecond: 1, burst: 1 }, perDevice: { ratePerSecond: 1, burst: 1 } });
     for (let i = 0; i < 10; i++) {
