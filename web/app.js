@@ -1,19 +1,23 @@
 /* global document, window, location, history, sessionStorage, URLSearchParams */
 /**
- * The dashboard: asks for a read token, then shows a tile and a chart per region, kept live from the
- * region stream, and the node's health polled every few seconds.
+ * The dashboard: asks for a read token, then shows a tile and a chart per region over the chosen
+ * range, kept live from the region stream, and the node's health polled every few seconds.
  */
 import { AuthError, getJson, openStream } from './api.js';
-import { RegionChart } from './chart.js';
-import { BUCKETS, seriesWindow, toColumns } from './series.js';
+import { RANGES, rangeSpan } from './series.js';
 import * as fmt from './format.js';
 import { RateMeter } from './health.js';
+import { renderFleet, renderNode, renderReady } from './health-view.js';
+import { RegionTile } from './region-tile.js';
+import { COMPACT_AFTER, visibleRegions } from './regions-view.js';
 
 const TOKEN_KEY = 'edgeagg.readToken';
-/** A region's series is fetched again at most this often while its readings stream in. */
-const SERIES_MIN_INTERVAL_MS = 3_000;
-/** Every series is fetched this often anyway, so the window keeps moving for quiet regions. */
-const SERIES_ROLL_MS = 30_000;
+const RANGE_KEY = 'edgeagg.range';
+const CUSTOM_KEY = 'edgeagg.customRange';
+const SORT_KEY = 'edgeagg.sort';
+/** Every region's range data is fetched this often anyway, so the window keeps moving for quiet regions. */
+const RANGE_ROLL_MS = 30_000;
+const LAYOUT_INTERVAL_MS = 1_000;
 const HEALTH_POLL_MS = 2_000;
 const RETRY_START_MS = 3_000;
 
@@ -21,7 +25,9 @@ const $ = (selector, root = document) => root.querySelector(selector);
 
 /** The running view for one token; replaced as a whole when the token changes. */
 let session;
-let bucket = sessionStorage.getItem('edgeagg.bucket') in BUCKETS ? sessionStorage.getItem('edgeagg.bucket') : '1m';
+let custom = readCustom();
+let range = sessionStorage.getItem(RANGE_KEY) ?? '1h';
+if (!(range in RANGES) && !(range === 'custom' && custom)) range = '1h';
 
 // ---- token -------------------------------------------------------------------------------------
 
@@ -123,12 +129,15 @@ class LiveSession {
     this.rates = new RateMeter();
     this.timers = [];
     this.stopped = false;
+    this.layoutTimer = undefined;
+    this.order = '';
   }
 
   start(regions) {
     document.body.dataset.state = 'live';
     for (const r of regions) this.update(r);
     this.updateEmpty();
+    this.layout();
     this.stream = openStream('/v1/stream', this.token, {
       onEvent: (type, data) => {
         if (type !== 'region') return;
@@ -142,7 +151,7 @@ class LiveSession {
       onAuthError: (error) => onAuthError(error),
     });
     this.timers.push(setInterval(() => this.tickAges(), 1_000));
-    this.timers.push(setInterval(() => this.refreshAllSeries(), SERIES_ROLL_MS));
+    this.timers.push(setInterval(() => this.refreshAll(), RANGE_ROLL_MS));
     this.timers.push(setInterval(() => void this.pollHealth(), HEALTH_POLL_MS));
     void this.pollHealth();
   }
@@ -150,25 +159,33 @@ class LiveSession {
   stop() {
     this.stopped = true;
     this.stream?.close();
+    clearTimeout(this.layoutTimer);
     for (const t of this.timers) clearInterval(t);
     for (const tile of this.tiles.values()) tile.destroy();
     this.tiles.clear();
     $('#regions').replaceChildren();
   }
 
+  /** The selected range, computed afresh (a range ending now moves on). */
+  span() {
+    return currentSpan();
+  }
+
   update(r, live = false) {
     if (!r || typeof r.region !== 'string') return;
     let tile = this.tiles.get(r.region);
-    if (!tile) {
+    const isNew = !tile;
+    if (isNew) {
       tile = new RegionTile(r.region, this);
       this.tiles.set(r.region, tile);
-      insertSorted($('#regions'), tile.el, r.region);
+      $('#regions').append(tile.el);
       this.updateEmpty();
-      tile.scheduleSeries(true);
-    } else if (live) {
-      tile.scheduleSeries();
     }
-    tile.render(r, live);
+    tile.renderLast(r, live);
+    if (isNew) tile.schedule(true);
+    // A range that ended a while ago does not change when new readings come.
+    else if (live && this.span().to > Date.now() - 60_000) tile.schedule();
+    this.scheduleLayout();
   }
 
   updateEmpty() {
@@ -180,8 +197,47 @@ class LiveSession {
     for (const tile of this.tiles.values()) tile.renderAge(now);
   }
 
-  refreshAllSeries() {
-    for (const tile of this.tiles.values()) tile.scheduleSeries(true);
+  refreshAll() {
+    for (const tile of this.tiles.values()) tile.schedule(true);
+  }
+
+  /** A tile has new range numbers: its place in a sort by mean may change. */
+  onRangeData() {
+    this.scheduleLayout();
+  }
+
+  /** Re-sorts at most once a second, so tiles do not jump about under the reader while data streams in. */
+  scheduleLayout() {
+    if (this.layoutTimer !== undefined) return;
+    this.layoutTimer = setTimeout(() => {
+      this.layoutTimer = undefined;
+      if (!this.stopped) this.layout();
+    }, LAYOUT_INTERVAL_MS);
+  }
+
+  /** Shows the regions that match the search, in the chosen order; many of them as compact rows. */
+  layout() {
+    const rows = [...this.tiles.values()].map((t) => ({ name: t.name, mean: t.mean, lastSeen: t.lastTimestamp }));
+    const names = visibleRegions(rows, { query: $('#region-search').value, sort: $('#region-sort').value });
+    const shown = new Set(names);
+    const compact = names.length > COMPACT_AFTER;
+    const container = $('#regions');
+    container.classList.toggle('compact', compact);
+    for (const tile of this.tiles.values()) {
+      tile.el.hidden = !shown.has(tile.name);
+      tile.chart.setCompact(compact);
+    }
+    const order = names.join('\n');
+    if (order !== this.order) {
+      this.order = order;
+      // Hidden tiles go after the shown ones; moving only what moved keeps focus and hover where they are.
+      const want = [...names, ...[...this.tiles.keys()].filter((n) => !shown.has(n))].map((n) => this.tiles.get(n).el);
+      want.forEach((el, i) => {
+        if (container.children[i] !== el) container.insertBefore(el, container.children[i] ?? null);
+      });
+    }
+    $('#region-count').textContent = names.length === this.tiles.size ? `${this.tiles.size}` : `${names.length} of ${this.tiles.size}`;
+    $('#no-match').hidden = names.length > 0 || this.tiles.size === 0;
   }
 
   /** Fetches JSON with the session's token; an auth failure ends the session. */
@@ -211,181 +267,51 @@ class LiveSession {
   }
 }
 
-function insertSorted(parent, el, name) {
-  const next = [...parent.children].find((c) => c.dataset.region > name);
-  parent.insertBefore(el, next ?? null);
+// ---- range -------------------------------------------------------------------------------------
+
+function currentSpan() {
+  const span = rangeSpan(range, Date.now(), custom) ?? rangeSpan('1h', Date.now());
+  // Identifies the choice (not the moving window), so an answer for an older choice is dropped.
+  return { ...span, key: range === 'custom' && custom ? `custom:${custom.from}:${custom.to}` : range };
 }
 
-class RegionTile {
-  constructor(name, session) {
-    this.name = name;
-    this.session = session;
-    this.el = $('#tile-template').content.firstElementChild.cloneNode(true);
-    this.el.dataset.region = name;
-    this.el.setAttribute('aria-label', `Region ${name}`);
-    this.fields = {};
-    for (const f of this.el.querySelectorAll('[data-field]')) this.fields[f.dataset.field] = f;
-    this.fields.region.textContent = name;
-    this.chart = new RegionChart(this.fields.chart);
-    this.lastTimestamp = undefined;
-    this.count = undefined;
-    this.seriesAt = 0;
-    this.seriesTimer = undefined;
-    this.seriesInFlight = false;
-    this.seriesAgain = false;
-  }
-
-  render(r, live) {
-    const f = this.fields;
-    f.mean.textContent = fmt.temp(r.mean);
-    f.mean.title = r.mean == null ? '' : `${r.mean} °C`;
-    f.min.textContent = fmt.temp(r.min);
-    f.max.textContent = fmt.temp(r.max);
-    f.count.textContent = fmt.count(r.count);
-    f.p50.textContent = fmt.temp(r.p50);
-    f.p90.textContent = fmt.temp(r.p90);
-    f.p99.textContent = fmt.temp(r.p99);
-    if (r.last) {
-      f.last.textContent = `${fmt.temp(r.last.temperature_c)} °C from ${r.last.device_id} at ${fmt.clock(r.last.timestamp)}`;
-      this.lastTimestamp = r.last.timestamp;
-    } else {
-      f.last.textContent = '—';
-      this.lastTimestamp = undefined;
-    }
-    this.renderAge(Date.now());
-    // Flash on news only: a reconnect's snapshot repeats what the tile shows.
-    const changed = this.count !== undefined && r.count !== this.count;
-    this.count = r.count;
-    if (live && changed) {
-      this.el.classList.remove('flash');
-      void this.el.offsetWidth; // restart the animation
-      this.el.classList.add('flash');
-    }
-  }
-
-  renderAge(now) {
-    this.fields.age.textContent = this.lastTimestamp === undefined ? '' : fmt.age(this.lastTimestamp, now);
-  }
-
-  /**
-   * Fetches the series now if it was not fetched recently, else once the interval has passed;
-   * `now` (a range switch, the periodic roll) skips the wait.
-   */
-  scheduleSeries(now = false) {
-    if (this.seriesInFlight) {
-      this.seriesAgain = this.seriesAgain === 'now' || now ? 'now' : 'soon';
-      return;
-    }
-    if (this.seriesTimer !== undefined) {
-      if (!now) return;
-      clearTimeout(this.seriesTimer);
-    }
-    const wait = now ? 0 : Math.max(0, this.seriesAt + SERIES_MIN_INTERVAL_MS - performance.now());
-    this.seriesTimer = setTimeout(() => {
-      this.seriesTimer = undefined;
-      void this.loadSeries();
-    }, wait);
-  }
-
-  async loadSeries() {
-    this.seriesInFlight = true;
-    this.seriesAt = performance.now();
-    const b = bucket;
-    const span = seriesWindow(b);
-    try {
-      const { status, body } = await this.session.get(
-        `/v1/regions/${encodeURIComponent(this.name)}/series?bucket=${b}&from=${span.from}&to=${span.to}`,
-        [404],
-      );
-      if (this.session.stopped || b !== bucket) return;
-      const buckets = status === 200 && body ? body.buckets : [];
-      this.chart.setData(toColumns(buckets, b, span));
-      this.fields.chart.dataset.bucket = b;
-      this.fields.chart.setAttribute('aria-label', `Mean temperature of ${this.name} with its min-max band, ${BUCKETS[b].label}`);
-    } catch {
-      // Shown by the connection state; the next event or the roll timer fetches again.
-    } finally {
-      this.seriesInFlight = false;
-      const again = this.seriesAgain;
-      this.seriesAgain = false;
-      if (again && !this.session.stopped) this.scheduleSeries(again === 'now');
-    }
-  }
-
-  destroy() {
-    clearTimeout(this.seriesTimer);
-    this.chart.destroy();
-  }
+function showRange() {
+  const span = currentSpan();
+  $('#range-label').textContent = `${span.title} · ${span.bucket === '1m' ? 'minute' : 'hour'} data`;
+  $('#custom-range').hidden = range !== 'custom';
+  // The numbers and their label change together when the new range's data comes; till then they are dimmed.
+  for (const tile of session?.tiles.values() ?? []) tile.el.dataset.loading = '';
 }
 
-// ---- health ------------------------------------------------------------------------------------
-
-function health(name) {
-  return $(`[data-health="${name}"]`);
+function setRange(value, customSpan = custom) {
+  range = value;
+  custom = customSpan;
+  sessionStorage.setItem(RANGE_KEY, range);
+  if (custom) sessionStorage.setItem(CUSTOM_KEY, JSON.stringify(custom));
+  showRange();
+  session?.refreshAll();
 }
 
-function setHealth(name, text, state) {
-  const el = health(name);
-  el.textContent = text;
-  if (state === undefined) delete el.dataset.state;
-  else el.dataset.state = state;
-}
-
-function renderReady(result) {
-  if (result.status !== 'fulfilled') {
-    setHealth('ready', 'unreachable', 'bad');
+function onCustomSubmit(event) {
+  event.preventDefault();
+  const from = fmt.fromLocalInput($('#custom-from').value);
+  const to = fmt.fromLocalInput($('#custom-to').value);
+  const error = $('#custom-error');
+  if (from === undefined || to === undefined || !(to > from)) {
+    error.textContent = 'Choose a start before the end.';
     return;
   }
-  const ready = result.value.body?.ready === true;
-  setHealth('ready', ready ? 'ready' : 'not ready', ready ? 'ok' : 'bad');
+  error.textContent = '';
+  setRange('custom', { from, to });
 }
 
-/** The fleet from GET /v1/fleet: alone, or how many nodes and the worst replication lag. */
-function renderFleet(fleet) {
-  if (!fleet || !Array.isArray(fleet.nodes)) {
-    setHealth('fleet', 'n/a');
-    return;
+function readCustom() {
+  try {
+    const c = JSON.parse(sessionStorage.getItem(CUSTOM_KEY) ?? 'null');
+    return c && typeof c.from === 'number' && typeof c.to === 'number' ? c : undefined;
+  } catch {
+    return undefined;
   }
-  if (fleet.replication === 'off') {
-    setHealth('fleet', 'alone (no replication)');
-    return;
-  }
-  const lags = fleet.nodes.map((n) => n.replication_lag_ms).filter((l) => typeof l === 'number');
-  const worst = lags.length ? Math.max(...lags) : undefined;
-  const lag = worst === undefined ? '' : `, lag ≤ ${worst < 1000 ? `${Math.round(worst)} ms` : fmt.duration(worst / 1000)}`;
-  setHealth('fleet', `${fleet.nodes.length} nodes${lag}`);
-}
-
-function renderNode(node, rates) {
-  if (!node) {
-    for (const name of ['node', 'circuit', 'module', 'uptime', 'ingest', 'duplicates', 'rejected']) setHealth(name, 'n/a');
-    health('reasons').replaceChildren();
-    return;
-  }
-  setHealth('node', node.node_id ?? 'n/a');
-  const circuit = node.circuit ?? 'n/a';
-  setHealth('circuit', circuit.replace('_', '-'), node.circuit);
-  setHealth('module', node.module ? `${node.module.name}@${node.module.version}` : 'n/a');
-  setHealth('uptime', fmt.duration(node.uptime_s));
-  if (!rates) {
-    for (const name of ['ingest', 'duplicates', 'rejected']) setHealth(name, '…');
-    return;
-  }
-  setHealth('ingest', fmt.rate(rates.accepted));
-  setHealth('duplicates', fmt.rate(rates.duplicates));
-  setHealth('rejected', fmt.rate(rates.rejectedTotal), rates.rejectedTotal > 0 ? 'bad' : undefined);
-  const totals = node.counters?.rejected ?? {};
-  const items = Object.keys(totals)
-    .sort((a, b) => (rates.rejected[b] ?? 0) - (rates.rejected[a] ?? 0) || a.localeCompare(b))
-    .map((code) => {
-      const li = document.createElement('li');
-      li.dataset.reason = code;
-      const b = document.createElement('b');
-      b.textContent = code;
-      li.append(b, ` ${fmt.rate(rates.rejected[code] ?? 0)} · ${fmt.count(totals[code])} total`);
-      return li;
-    });
-  health('reasons').replaceChildren(...items);
 }
 
 // ---- wiring ------------------------------------------------------------------------------------
@@ -398,15 +324,31 @@ function bindControls() {
     if (!session) e.preventDefault();
   });
   $('#change-token').addEventListener('click', () => showTokenDialog(''));
-  const range = $('#range');
-  range.value = bucket;
-  $('#range-label').textContent = BUCKETS[bucket].label;
-  range.addEventListener('change', () => {
-    bucket = range.value in BUCKETS ? range.value : '1m';
-    sessionStorage.setItem('edgeagg.bucket', bucket);
-    $('#range-label').textContent = BUCKETS[bucket].label;
-    session?.refreshAllSeries();
+  const select = $('#range');
+  select.value = range;
+  select.addEventListener('change', () => {
+    if (select.value !== 'custom') return setRange(select.value in RANGES ? select.value : '1h');
+    // A first custom range: the last 6 hours, to edit.
+    const to = Date.now();
+    const c = custom ?? { from: to - 6 * 3_600_000, to };
+    $('#custom-from').value = fmt.toLocalInput(c.from);
+    $('#custom-to').value = fmt.toLocalInput(c.to);
+    setRange('custom', c);
   });
+  if (custom) {
+    $('#custom-from').value = fmt.toLocalInput(custom.from);
+    $('#custom-to').value = fmt.toLocalInput(custom.to);
+  }
+  $('#custom-range').addEventListener('submit', onCustomSubmit);
+  const relayout = () => session?.layout();
+  $('#region-search').addEventListener('input', relayout);
+  $('#region-sort').addEventListener('change', () => {
+    sessionStorage.setItem(SORT_KEY, $('#region-sort').value);
+    relayout();
+  });
+  $('#region-sort').value = sessionStorage.getItem(SORT_KEY) ?? 'name';
+  if (!$('#region-sort').value) $('#region-sort').value = 'name';
+  showRange();
   window.addEventListener('hashchange', () => {
     const before = sessionStorage.getItem(TOKEN_KEY);
     takeTokenFromHash();

@@ -42,3 +42,27 @@ export function duration(seconds) {
 export function clock(timestamp) {
   return new Date(timestamp).toLocaleTimeString('en-GB', { hour12: false });
 }
+
+/** A chart bucket's start (and end, for buckets longer than a minute), in local time: `14:05–14:10`, `Mon 14:00–15:00`. */
+export function bucketTime(start, stepMs) {
+  const d = new Date(start);
+  const hm = (t) => t.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', hour12: false });
+  const day = stepMs >= 3_600_000 ? `${d.toLocaleDateString('en-GB', { weekday: 'short' })} ` : '';
+  return stepMs > 60_000 ? `${day}${hm(d)}–${hm(new Date(start + stepMs))}` : hm(d);
+}
+
+/** A `datetime-local` input's value (local time, to the minute) for `ms`, and back. */
+export function toLocalInput(ms) {
+  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
+  return d.toISOString().slice(0, 16);
+}
+
+export function fromLocalInput(value) {
+  const ms = new Date(value).getTime();
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** A chart step: `5-minute`, `1-hour`. */
+export function stepLabel(ms) {
+  return ms < 3_600_000 ? `${Math.round(ms / 60_000)}-minute` : `${Math.round(ms / 3_600_000)}-hour`;
+}

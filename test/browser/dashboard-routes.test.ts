@@ -35,7 +35,7 @@ function get(path: string, headers: Record<string, string> = {}, method = 'GET')
 
 beforeAll(async () => {
   const routes = createDashboardRoutes();
-  // As the node's server calls it: the path without the query, then its own 404.
+  // As dashboardRoutes() mounts it in the node's server: the path without the query, then a 404.
   server = createServer((req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
