@@ -5,14 +5,16 @@ import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { issueToken, loadOrCreateNodeKey } from '../auth/index.js';
+import { integerArg, portArg } from './args.js';
 
 interface ClusterOptions {
-  nodes: string;
-  basePort: string;
-  natsPort: string;
+  nodes: number;
+  basePort: number;
+  natsPort: number;
   dir?: string;
   natsServer?: string;
-  antiEntropyIntervalMs: string;
+  antiEntropyIntervalMs: number;
+  json?: boolean;
 }
 
 const INSTALL_HINT = [
@@ -30,17 +32,15 @@ export function registerCluster(program: Command): void {
   program
     .command('cluster')
     .description('start a local fleet: a nats-server with JetStream and N nodes on 127.0.0.1 (Ctrl-C stops all)')
-    .option('--nodes <n>', 'number of nodes', '3')
-    .option('--base-port <port>', 'HTTP port of the first node; the others take the next ones (0: random ports)', '8787')
-    .option('--nats-port <port>', 'client port of the NATS server (0: a random one)', '4222')
+    .option('--nodes <n>', 'number of nodes (1 to 32)', integerArg(1, 32), 3)
+    .option('--base-port <port>', 'HTTP port of the first node; the others take the next ones (0: random ports)', portArg, 8787)
+    .option('--nats-port <port>', 'client port of the NATS server (0: a random one)', portArg, 4222)
     .option('--dir <dir>', 'keep the fleet\'s data here (kept after exit); default: a temporary directory, removed at exit')
     .option('--nats-server <path>', 'the nats-server binary; default: found on PATH or in /usr/sbin')
-    .option('--anti-entropy-interval-ms <ms>', 'time between anti-entropy rounds', '10000')
+    .option('--anti-entropy-interval-ms <ms>', 'time between anti-entropy rounds', integerArg(1), 10_000)
+    .option('--json', 'print the fleet (NATS, nodes, tokens) as one line of JSON once it runs')
     .action(async (options: ClusterOptions) => {
-      const count = Number(options.nodes);
-      if (!Number.isInteger(count) || count < 1 || count > 32) throw new Error('--nodes must be an integer from 1 to 32');
-      const basePort = Number(options.basePort);
-      const natsPort = Number(options.natsPort);
+      const { nodes: count, basePort, natsPort } = options;
       const natsServer = options.natsServer ?? findOnPath('nats-server');
       if (natsServer === undefined || !existsSync(natsServer)) {
         const where = options.natsServer
@@ -50,7 +50,7 @@ export function registerCluster(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      await runCluster({ count, basePort, natsPort, natsServer, dir: options.dir, antiEntropyIntervalMs: options.antiEntropyIntervalMs });
+      await runCluster({ count, basePort, natsPort, natsServer, dir: options.dir, antiEntropyIntervalMs: options.antiEntropyIntervalMs, json: options.json });
     });
 }
 
@@ -66,7 +66,7 @@ interface Member {
   url: string;
 }
 
-async function runCluster(options: { count: number; basePort: number; natsPort: number; natsServer: string; dir: string | undefined; antiEntropyIntervalMs: string }): Promise<void> {
+async function runCluster(options: { count: number; basePort: number; natsPort: number; natsServer: string; dir: string | undefined; antiEntropyIntervalMs: number; json?: boolean }): Promise<void> {
   const temporary = options.dir === undefined;
   const dir = options.dir === undefined ? mkdtempSync(join(tmpdir(), 'edgeagg-cluster-')) : resolve(options.dir);
   mkdirSync(dir, { recursive: true });
@@ -123,7 +123,7 @@ async function runCluster(options: { count: number; basePort: number; natsPort: 
         '--data-dir', dirs[i]!,
         '--node-id', name,
         '--nats', natsUrl,
-        '--anti-entropy-interval-ms', options.antiEntropyIntervalMs,
+        '--anti-entropy-interval-ms', String(options.antiEntropyIntervalMs),
       ];
       if (trusted.length > 0) args.push('--token-keys', trusted.join(','));
       const child = spawn(edgeagg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -149,26 +149,31 @@ async function runCluster(options: { count: number; basePort: number; natsPort: 
     const first = members[0]!.url;
     const last = members[members.length - 1]!.url;
     const width = Math.max(...names.map((n) => n.length));
-    process.stdout.write(
-      [
-        `edgeagg cluster: ${options.count} node${options.count === 1 ? '' : 's'} and a NATS server with JetStream, data in ${dir}${temporary ? ' (removed at exit)' : ''}`,
-        `  ${'nats'.padEnd(width)}  ${natsUrl}`,
-        ...members.map((m) => `  ${m.name.padEnd(width)}  ${m.url}   dashboard ${m.url}/   log ${join(dir, `${m.name}.log`)}`),
-        '',
-        'Tokens (signed by node-1; every node trusts every node\'s key, so they work on all of them):',
-        `  GATEWAY=${gateway}`,
-        `  READ=${read}`,
-        '',
-        'Try: post to one node, read from another, see the fleet:',
-        `  curl -s -X POST ${first}/v1/readings -H "authorization: Bearer $GATEWAY" -H 'content-type: application/json' \\`,
-        `    -d "{\\"device_id\\":\\"sensor-1\\",\\"region\\":\\"eu-west\\",\\"temperature_c\\":21.5,\\"timestamp\\":$(date +%s000)}"`,
-        `  curl -s ${last}/v1/regions -H "authorization: Bearer $READ"`,
-        `  curl -s ${last}/v1/fleet -H "authorization: Bearer $READ"`,
-        '',
-        'Ctrl-C stops everything.',
-        '',
-      ].join('\n'),
-    );
+    if (options.json) {
+      const fleet = { dir, temporary, nats: natsUrl, nodes: members.map((m) => ({ name: m.name, url: m.url, log: join(dir, `${m.name}.log`) })), tokens: { gateway, read } };
+      process.stdout.write(`${JSON.stringify(fleet)}\n`);
+    } else {
+      process.stdout.write(
+        [
+          `edgeagg cluster: ${options.count} node${options.count === 1 ? '' : 's'} and a NATS server with JetStream, data in ${dir}${temporary ? ' (removed at exit)' : ''}`,
+          `  ${'nats'.padEnd(width)}  ${natsUrl}`,
+          ...members.map((m) => `  ${m.name.padEnd(width)}  ${m.url}   dashboard ${m.url}/   log ${join(dir, `${m.name}.log`)}`),
+          '',
+          'Tokens (signed by node-1; every node trusts every node\'s key, so they work on all of them):',
+          `  GATEWAY=${gateway}`,
+          `  READ=${read}`,
+          '',
+          'Try: post to one node, read from another, see the fleet:',
+          `  curl -s -X POST ${first}/v1/readings -H "authorization: Bearer $GATEWAY" -H 'content-type: application/json' \\`,
+          `    -d "{\\"device_id\\":\\"sensor-1\\",\\"region\\":\\"eu-west\\",\\"temperature_c\\":21.5,\\"timestamp\\":$(date +%s000)}"`,
+          `  curl -s ${last}/v1/regions -H "authorization: Bearer $READ"`,
+          `  curl -s ${last}/v1/fleet -H "authorization: Bearer $READ"`,
+          '',
+          'Ctrl-C stops everything.',
+          '',
+        ].join('\n'),
+      );
+    }
   } catch (error) {
     process.stderr.write(`edgeagg cluster: ${error instanceof Error ? error.message : String(error)}\n`);
     await stopAll(1);

@@ -8,7 +8,14 @@ export function registerServe(program: Command): void {
   const cmd = program.command('serve').description('run a node: the HTTP API, the aggregator module and the store');
   cmd.option('--config <file>', 'JSON config file whose keys are the setting names below (env EDGEAGG_CONFIG)');
   for (const [name, spec] of Object.entries(SETTINGS)) {
-    cmd.option(`--${name} <value>`, `${spec.description} (env ${envName(name as SettingName)}, default ${JSON.stringify(spec.default)})`);
+    const help = `${spec.description} (env ${envName(name as SettingName)}, default ${defaultText(spec.default)})`;
+    if (spec.kind === 'boolean') {
+      // `--auth` / `--no-auth`, as every CLI spells a switch; `--auth false` still works.
+      cmd.option(`--${name} [true|false]`, help);
+      cmd.option(`--no-${name}`, `turn ${name} off`);
+    } else {
+      cmd.option(`--${name} <value>`, help);
+    }
   }
   cmd.action(async (opts: Record<string, unknown>) => {
     const flags: Partial<Record<SettingName, unknown>> = {};
@@ -54,7 +61,17 @@ export function registerServe(program: Command): void {
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    // A terminal closing (or `kill -HUP`) must not stop a node; nothing is reloaded from it: settings take a
+    // restart, and token revocations are read again every second anyway (docs/operations.md).
+    process.on('SIGHUP', () => node.logger.info('SIGHUP ignored: restart the node to change its settings'));
   });
+}
+
+/** A default as people write it: numbers and words bare, lists comma-separated, nothing as "none". */
+function defaultText(value: unknown): string {
+  if (Array.isArray(value)) return value.length === 0 ? 'none' : value.join(',');
+  if (value === '') return 'none';
+  return String(value);
 }
 
 function camel(name: string): string {
@@ -90,4 +107,5 @@ async function printBanner(node: EdgeNode, simulated: number): Promise<void> {
     lines.push('', `create tokens with: edgeagg token create --device ID | --gateway | --read | --admin --data-dir ${s['data-dir']}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
+  node.firstStartShown();
 }

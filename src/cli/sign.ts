@@ -1,8 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CAPABILITIES, signModule, type Capability } from '../runtime/index.js';
+import { print } from './args.js';
 
 interface SignOptions {
+  json?: boolean;
   key: string;
   name: string;
   version: string;
@@ -25,6 +27,7 @@ export function registerSign(program: Command): void {
     .option('--memory-bytes <n>', 'memory limit in bytes')
     .option('--deadline-ms <n>', 'CPU deadline per call in milliseconds')
     .option('--out <file>', 'where to write the signature file (default MODULE.sig.json)')
+    .option('--json', 'print the signed manifest and the signature file path as JSON')
     .action((modulePath: string, options: SignOptions) => {
       for (const c of options.capability) {
         if (!(CAPABILITIES as readonly string[]).includes(c)) throw new Error(`unknown capability ${c}; known: ${CAPABILITIES.join(', ')}`);
@@ -40,6 +43,10 @@ export function registerSign(program: Command): void {
       );
       const out = options.out ?? `${modulePath}.sig.json`;
       writeFileSync(out, `${JSON.stringify(file, null, 2)}\n`);
-      process.stdout.write(`signed ${file.manifest.name}@${file.manifest.version} (sha256 ${file.manifest.sha256.slice(0, 16)}…) with key ${file.signature!.key_id}: ${out}\n`);
+      print(
+        options.json,
+        { manifest: file.manifest, key_id: file.signature!.key_id, signature_file: out },
+        `signed ${file.manifest.name}@${file.manifest.version} (sha256 ${file.manifest.sha256.slice(0, 16)}…) with key ${file.signature!.key_id}: ${out}`,
+      );
     });
 }

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { decodeTokenId } from '../auth/index.js';
 import { SETTINGS } from '../node/index.js';
 import { SqliteStore } from '../store/index.js';
+import { print } from './args.js';
 
 interface RevokeOptions {
   id?: string;
@@ -26,7 +27,8 @@ export function registerTokenRevoke(program: Command): void {
     .option('--token <jwt>', 'the token to revoke (its id is read from it)')
     .option('--subject <sub>', 'revoke every token of this subject (a device id, or gateway/read/admin) issued until now')
     .option('--data-dir <dir>', 'the node data directory (env EDGEAGG_DATA_DIR)')
-    .action((options: RevokeOptions) => {
+    .option('--json', 'print what was revoked as JSON')
+    .action((options: RevokeOptions & { json?: boolean }) => {
       const given = [options.id, options.token, options.subject].filter((x) => x !== undefined);
       if (given.length !== 1) throw new Error('choose exactly one of --id JTI, --token JWT, --subject SUB');
       const dataDir = options.dataDir ?? process.env.EDGEAGG_DATA_DIR ?? SETTINGS['data-dir'].default;
@@ -42,10 +44,12 @@ export function registerTokenRevoke(program: Command): void {
       try {
         const revokedAtMs = Date.now();
         store.revokeToken({ ...revocation, revokedAtMs });
-        process.stdout.write(
+        print(
+          options.json,
+          { revoked: revocation.kind, [revocation.kind === 'token' ? 'token_id' : 'subject']: revocation.value, revoked_at: new Date(revokedAtMs).toISOString() },
           revocation.kind === 'token'
-            ? `revoked token ${revocation.value}\n`
-            : `revoked every token of subject ${revocation.value} issued until ${new Date(revokedAtMs).toISOString()}\n`,
+            ? `revoked token ${revocation.value}`
+            : `revoked every token of subject ${revocation.value} issued until ${new Date(revokedAtMs).toISOString()}`,
         );
       } finally {
         store.close();

@@ -3,7 +3,7 @@
  * replication, telemetry and the HTTP server are wired together. `start` reads as the list of its steps.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { AggregatorApp, aggregatorCounterMapper } from '../apps/index.js';
@@ -18,6 +18,7 @@ import { dashboardRoutes } from '../web/index.js';
 // The NATS client is loaded only when --nats is set (createReplicator).
 import { createReplicator, standaloneFleet, type Replicator } from '../replication/index.js';
 import { durabilityPlan, durableWal, type DurabilityPlan } from './durability.js';
+import { dataDirError, databaseError, listenError } from './start-errors.js';
 import { packageVersion, readModuleBundle, trustedModuleKeys } from './module-bundle.js';
 import type { Settings } from './settings.js';
 
@@ -132,7 +133,9 @@ export class EdgeNode {
         observer: telemetry.requestObserver,
       });
       await node.listenMetrics();
-      await listen(node.server, settings.port, settings.host);
+      await listen(node.server, settings.port, settings.host).catch((error: unknown) => {
+        throw listenError(error, settings.host, settings.port);
+      });
       node.replication?.start();
       logger.info('node started', { url: node.url, module: `${module.name}@${module.version}`, dataDir: identity.dataDir, auth: settings.auth });
       return node;
@@ -152,9 +155,17 @@ export class EdgeNode {
     return this.identity.nodeKey;
   }
 
-  /** True when this start created the data directory's key (the first start). */
+  /**
+   * True at the first start of a data directory: it created the node's key, and no start has shown its
+   * first tokens yet ({@link firstStartShown}).
+   */
   get firstStart(): boolean {
-    return this.identity.created;
+    return existsSync(firstStartMarker(this.identity.dataDir));
+  }
+
+  /** The first start's tokens were shown: later starts are not first starts. */
+  firstStartShown(): void {
+    rmSync(firstStartMarker(this.identity.dataDir), { force: true });
   }
 
   get store(): SqliteStore {
@@ -255,7 +266,9 @@ export class EdgeNode {
       verifier: undefined,
       onError: (error, context) => this.logger.error(context, { error }),
     });
-    await listen(server, port, host);
+    await listen(server, port, host).catch((error: unknown) => {
+      throw listenError(error, host, port);
+    });
     this.metricsServer = server;
     this.logger.info('metrics listening', { url: `${serverUrl(server)}/metrics` });
   }
@@ -263,21 +276,40 @@ export class EdgeNode {
 
 function openIdentity(settings: Settings): Identity {
   const dataDir = resolve(settings['data-dir']);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const { key: nodeKey, created } = loadOrCreateNodeKey(dataDir);
+  let nodeKey: NodeKey;
+  let created: boolean;
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    ({ key: nodeKey, created } = loadOrCreateNodeKey(dataDir));
+    // The first start's tokens are printed once the node serves; until then this marker keeps it the
+    // first start, so a start that fails (a port in use) does not lose them.
+    if (created) writeFileSync(firstStartMarker(dataDir), '', { mode: 0o600 });
+  } catch (error) {
+    throw dataDirError(error, dataDir);
+  }
   const nodeId = settings['node-id'] || `node-${createHash('sha256').update(nodeKey.publicKeyPem).digest('hex').slice(0, 12)}`;
   return { dataDir, nodeKey, created, nodeId };
+}
+
+/** Present from the start that created the node's key until its tokens were shown. */
+function firstStartMarker(dataDir: string): string {
+  return join(dataDir, 'keys', 'first-start');
 }
 
 function openStorage(settings: Settings, dataDir: string): Storage {
   const dbPath = join(dataDir, 'edgeagg.db');
   const durability = durabilityPlan(settings);
-  const store = SqliteStore.open({
-    path: dbPath,
-    synchronous: durability.sqliteSynchronous,
-    maxPageCount: settings['max-db-pages'] || undefined,
-    replication: settings.nats.length > 0,
-  });
+  let store: SqliteStore;
+  try {
+    store = SqliteStore.open({
+      path: dbPath,
+      synchronous: durability.sqliteSynchronous,
+      maxPageCount: settings['max-db-pages'] || undefined,
+      replication: settings.nats.length > 0,
+    });
+  } catch (error) {
+    throw databaseError(error, dbPath);
+  }
   const walSyncer = durability.syncWal ? new WalSyncer(`${dbPath}-wal`) : undefined;
   return { store, walSyncer, durability };
 }

@@ -13,11 +13,13 @@ interface SettingSpec {
   description: string;
   /** Accepted values, for enumerations. */
   choices?: readonly string[];
+  /** Largest accepted value, for integers. */
+  max?: number;
 }
 
 export const SETTINGS = {
   host: { kind: 'string', default: '127.0.0.1', description: 'address to listen on' },
-  port: { kind: 'integer', default: 8787, description: 'TCP port to listen on (0 picks a free one)' },
+  port: { kind: 'integer', default: 8787, max: 65535, description: 'TCP port to listen on (0 picks a free one)' },
   'node-id': { kind: 'string', default: '', description: "this node's name in the fleet; empty: derived from its key" },
   'data-dir': { kind: 'string', default: './data', description: 'directory for the database and the node key' },
   auth: { kind: 'boolean', default: true, description: 'require tokens (turn off only for local experiments)' },
@@ -87,7 +89,7 @@ function parse(name: SettingName, raw: unknown, where: string): Settings[Setting
   switch (spec.kind) {
     case 'integer': {
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-      if (!Number.isSafeInteger(n) || n < 0) bad('a non-negative integer');
+      if (!Number.isSafeInteger(n) || n < 0 || (spec.max !== undefined && n > spec.max)) bad(spec.max !== undefined ? `a whole number from 0 to ${spec.max}` : 'a non-negative integer');
       return n;
     }
     case 'boolean':
