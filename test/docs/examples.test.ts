@@ -34,8 +34,16 @@ it('docs/api.md: "Try it" posts readings and reads them back', async () => {
   expect(await res.json()).toMatchObject({ region: 'eu-west', count: 3, min: 19.5, max: 23 });
 });
 
+it('README.md: "Send a reading and read it back" posts with tokens made from the data directory', () => {
+  const block = examples('README.md').find((b) => b.includes('/v1/readings'));
+  expect(block).toBeDefined();
+  const out = execFileSync('bash', ['-euo', 'pipefail', '-c', block!], { cwd: ROOT, env: { ...process.env, URL: node.url, DATA: node.dataDir }, encoding: 'utf8' });
+  expect(out).toContain('"accepted":1');
+  expect(out).toMatch(/"region":"eu-west","count":\d+/);
+});
+
 it('README.md: "Writing and signing guests" signs a module that verify accepts, and writes nothing into the checkout', () => {
-  const blocks = examples('README.md');
+  const blocks = examples('README.md').filter((b) => b.includes('edgeagg sign'));
   expect(blocks.length).toBeGreaterThan(0);
   const status = () => execFileSync('git', ['status', '--porcelain', '--untracked-files=all'], { cwd: ROOT, encoding: 'utf8' });
   const before = status();
