@@ -44,11 +44,22 @@ function headers(token, extra = {}) {
   return token ? { ...extra, authorization: `Bearer ${token}` } : extra;
 }
 
+async function fetchJson(path, token, signal, allow) {
+  const res = await fetch(path, { headers: headers(token, { accept: 'application/json' }), signal, cache: 'no-store' });
+  if (!res.ok && !allow.includes(res.status)) throw await errorOf(res);
+  return { ok: res.ok, status: res.status, body: await res.json().catch(() => null) };
+}
+
 /** GET a JSON resource; throws AuthError, HttpError, or the network's TypeError. */
 export async function getJson(path, token, { signal, allow = [] } = {}) {
-  const res = await fetch(path, { headers: headers(token, { accept: 'application/json' }), signal, cache: 'no-store' });
-  if (res.ok || allow.includes(res.status)) return { status: res.status, body: await res.json().catch(() => null) };
-  throw await errorOf(res);
+  const { ok, status, body } = await fetchJson(path, token, signal, allow);
+  // A paged list (GET /v1/regions): follow next_cursor, so the caller gets every item.
+  while (ok && Array.isArray(body?.regions) && typeof body.next_cursor === 'string') {
+    const page = await fetchJson(`${path}${path.includes('?') ? '&' : '?'}cursor=${encodeURIComponent(body.next_cursor)}`, token, signal, []);
+    body.regions.push(...page.body.regions);
+    body.next_cursor = page.body.next_cursor;
+  }
+  return { status, body };
 }
 
 /**

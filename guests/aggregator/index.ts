@@ -28,7 +28,7 @@ function route(req: Request): Response {
   }
   if (req.pathIs("/v1/regions")) {
     if (!isRead(req)) return methodNotAllowed("GET");
-    return listRegions();
+    return listRegions(req);
   }
   if (req.pathStartsWith("/v1/regions/")) {
     const prefix = 12;

@@ -2,11 +2,12 @@
 
 import {
   Request, Response, JsonWriter, ByteBuffer, QueryReader, VarintReader, kv, clock, AbiError, bytesEqualAscii,
-  percentDecodeInto,
+  percentDecodeInto, parseUintBytes,
 } from "../sdk";
 import { Acc, Header, readHeader } from "./aggregate";
 import { bucketKey, totalKey, KIND_MINUTE, KIND_HOUR, KIND_TOTAL, MINUTE_MS, HOUR_MS, validRegion } from "./keys";
 import { invalidQuery, notFound, hostFailure } from "./errors";
+import { encodeCursor, decodeCursor } from "./cursor";
 
 // The first failed host call of this request (AbiError.NONE: none). Reads that fail count as absent and the
 // route answers with hostFailure() at the end.
@@ -92,18 +93,79 @@ function writeRegion(w: JsonWriter, regionPtr: usize, regionLen: i32, a: Acc): v
   w.endObject();
 }
 
-/** GET /v1/regions: every region's all-time aggregates, sorted by region name (byte order). */
-export function listRegions(): Response {
+export const DEFAULT_PAGE: i32 = 100;
+export const MAX_PAGE: i32 = 1000;
+// The largest kv_list entry of a "t" key: u16 length, "t", a 64-byte name.
+const MAX_ENTRY: i32 = 67;
+
+class PageQuery {
+  limit: i32 = DEFAULT_PAGE;
+  limitSeen: bool = false;
+  /** The region the page starts after (empty: from the first). */
+  after: ByteBuffer = new ByteBuffer(80);
+  cursorSeen: bool = false;
+  error: Response | null = null;
+}
+
+function parsePageQuery(req: Request): PageQuery {
+  const q = new PageQuery();
+  const it = new QueryReader(req.queryPtr, req.queryLen);
+  const value = new ByteBuffer(128);
+  while (it.next() && q.error == null) {
+    const isLimit = bytesEqualAscii(it.namePtr, it.nameLen, "limit");
+    if (!isLimit && !bytesEqualAscii(it.namePtr, it.nameLen, "cursor")) continue; // other parameters are ignored
+    value.reset();
+    value.ensure(it.valueLen + 1);
+    percentDecodeInto(value, it.valuePtr, it.valueLen, true);
+    if (isLimit) {
+      const n = parseUintBytes(value.ptr, value.len);
+      if (q.limitSeen) q.error = invalidQuery("limit is given more than once");
+      else if (n < 1 || n > <i64>MAX_PAGE) q.error = invalidQuery("limit must be an integer from 1 to 1000");
+      q.limitSeen = true;
+      q.limit = <i32>n;
+    } else {
+      if (q.cursorSeen) {
+        q.error = invalidQuery("cursor is given more than once");
+      } else {
+        const name = new ByteBuffer(value.len + 1);
+        if (!decodeCursor(name, value.ptr, value.len) || !validRegion(name.ptr, name.len)) {
+          q.error = Response.error(400, "invalid_cursor",
+            "cursor is not one this node gave out; pass the next_cursor of the previous page unchanged, or none to start over");
+        } else {
+          q.after.reset();
+          q.after.byte(KIND_TOTAL);
+          q.after.bytes(name.ptr, name.len);
+        }
+      }
+      q.cursorSeen = true;
+    }
+  }
+  return q;
+}
+
+/**
+ * GET /v1/regions[?limit=&cursor=]: one page of the regions' all-time aggregates, sorted by region name (byte
+ * order), and the cursor of the next page (null after the last). A page reads only its own keys (kv_list from
+ * the cursor), so it costs the same however many regions there are.
+ */
+export function listRegions(req: Request): Response {
+  const q = parsePageQuery(req);
+  if (q.error != null) return q.error!;
+  const limit = q.limit;
   const w = new JsonWriter(4096);
   w.beginObject();
   w.key("regions");
   w.beginArray();
   const rd = new Reader();
   const acc = new Acc();
-  const page = new ByteBuffer(16384);
+  // One more entry than the page needs, to know whether a next page exists.
+  const page = new ByteBuffer(max<i32>(514, MAX_ENTRY * (limit + 1)));
   const prefix = memory.data<u8>([0x74]); // "t"
-  const after = new ByteBuffer(520);
-  while (true) {
+  const after = q.after;
+  let written: i32 = 0;
+  let more = false;
+  const last = new ByteBuffer(80);
+  while (!more) {
     const n = kv.listInto(prefix, 1, after.ptr, after.len, page.ptr, page.cap);
     if (n < 0) return hostFailure(n, "kv");
     if (n == 0) break;
@@ -117,15 +179,33 @@ export function listRegions(): Response {
       after.reset();
       after.bytes(kptr, klen);
       if (klen < 2 || load<u8>(kptr) != <u8>KIND_TOTAL) continue;
+      if (written == limit) {
+        more = true;
+        break;
+      }
       rd.key.reset();
       rd.key.bytes(kptr, klen);
+      const len = rd.get();
+      if (len < 0) continue;
       acc.reset();
-      if (!rd.mergeInto(acc)) continue;
+      // acc refers to the record in rd.buf until the next read: no copy, so a page allocates nothing per region.
+      acc.mergeRecord(rd.buf.ptr, len);
       writeRegion(w, kptr + 1, klen - 1, acc);
+      last.reset();
+      last.bytes(kptr + 1, klen - 1);
+      written++;
     }
   }
   if (failure != AbiError.NONE) return hostFailure(failure, failedCapability);
   w.endArray();
+  if (more) {
+    const cursor = new ByteBuffer(96);
+    encodeCursor(cursor, last.ptr, last.len);
+    w.key("next_cursor");
+    w.stringBytes(cursor.ptr, cursor.len);
+  } else {
+    w.keyNull("next_cursor");
+  }
   w.endObject();
   return Response.json(200, w);
 }

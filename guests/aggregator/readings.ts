@@ -12,6 +12,7 @@ import { validRegion, validDevice } from "./keys";
 import { Settings, loadSettings } from "./settings";
 import { errorResponse, hostFailure } from "./errors";
 import { MIN_TEMP, MAX_TEMP } from "./fold";
+import { Registry, ADMIT_NEW, ADMIT_FULL } from "./registry";
 
 export const MAX_ITEMS: i32 = 10000;
 const MAX_SAFE: f64 = 9007199254740991;
@@ -36,11 +37,13 @@ const E_IN_FUTURE: i32 = 7;
 const E_TOO_LATE: i32 = 8;
 const E_DEVICE_MISMATCH: i32 = 9;
 const E_CONFLICT: i32 = 10;
-const N_CODES: i32 = 11;
+const E_TOO_MANY_REGIONS: i32 = 11;
+const N_CODES: i32 = 12;
 
 const CODE_NAMES: StaticArray<string> = [
   "invalid_json", "invalid_type", "unknown_field", "duplicate_field", "missing_field", "invalid_format",
   "out_of_range", "timestamp_in_future", "too_late", "device_mismatch", "conflict",
+  "too_many_regions",
 ];
 
 const FIELD_NAMES: StaticArray<string> = ["device_id", "region", "temperature_c", "timestamp"];
@@ -280,6 +283,7 @@ class Batch {
   // The results array; the response's head is put in front of it at the end.
   out: JsonWriter = new JsonWriter(4096, 256);
   payload: usize = heap.alloc(8);
+  registry: Registry = new Registry();
   /** Set when the event log refused a call outright (e.g. DENIED): the whole request fails with it. */
   fatal: Response | null = null;
   accepted: i32 = 0;
@@ -299,6 +303,20 @@ class Batch {
     const v = this.verdict;
     check(item, v, this.settings, this.req);
     if (v.code == E_INVALID_JSON) v.message = jsonMessage;
+    let admitted: i32 = 0;
+    if (v.code == E_NONE) {
+      admitted = this.registry.admit(item.region.ptr, item.region.len, this.settings.maxRegions);
+      if (admitted == AbiError.DENIED && this.accepted + this.duplicates == 0) {
+        this.fatal = hostFailure(admitted, "kv");
+        return;
+      }
+      if (admitted < 0) this.storeFailed(admitted, "kv");
+      if (admitted == ADMIT_FULL) {
+        v.code = E_TOO_MANY_REGIONS;
+        v.field = F_REGION;
+        v.message = this.settings.regionsMessage();
+      }
+    }
     if (v.code == E_NONE) {
       const temp = item.temp + 0.0; // -0 -> 0
       store<f64>(this.payload, temp);
@@ -306,6 +324,10 @@ class Batch {
         item.region.ptr, item.region.len, item.device.ptr, item.device.len, item.time + 0.0, this.payload, 8,
       );
       if (res == AppendResult.NEW) {
+        if (admitted == ADMIT_NEW) {
+          const r = this.registry.add(item.region.ptr, item.region.len);
+          if (r < 0) this.storeFailed(r, "kv");
+        }
         this.accepted++;
         this.writeStatus("accepted");
         return;
@@ -348,6 +370,11 @@ class Batch {
     w.endObject();
   }
 
+  /** A store call failed mid-batch: fail the whole call, so the host rolls back what it appended. */
+  private storeFailed(code: i32, capability: string): void {
+    abort(capability + " failed: " + AbiError.name(code), null, 0, 0);
+  }
+
   private writeStatus(s: string): void {
     const w = this.out;
     w.beginObject();
@@ -357,6 +384,8 @@ class Batch {
 
   response(): Response {
     if (this.fatal != null) return this.fatal!;
+    const saved = this.registry.save();
+    if (saved < 0) this.storeFailed(saved, "kv");
     const w = this.out;
     w.endArray();
     w.buf.byte(0x7d); // closes the response object opened by the head

@@ -5,17 +5,25 @@ import { hostFailure } from "./errors";
 
 export const DEFAULT_GRACE_PERIOD_MS: f64 = 604800000; // 7 days
 export const DEFAULT_MAX_FUTURE_MS: f64 = 300000; // 5 minutes
+export const DEFAULT_MAX_REGIONS: f64 = 10000;
 
 export class Settings {
   now: f64 = 0;
   gracePeriodMs: f64 = DEFAULT_GRACE_PERIOD_MS;
   maxFutureMs: f64 = DEFAULT_MAX_FUTURE_MS;
+  /** How many regions this node's API may create (registry.ts). */
+  maxRegions: f64 = DEFAULT_MAX_REGIONS;
   /** Set when the settings could not be read: answer with it. */
   error: Response | null = null;
 
   // Built when a reading needs them, not on every call (the common batch has none).
   futureMessage(): string {
     return "timestamp is more than " + (<i64>this.maxFutureMs).toString() + " ms ahead of the server clock; check the device's clock";
+  }
+
+  regionsMessage(): string {
+    return "this node already holds its maximum of " + (<i64>this.maxRegions).toString() +
+      " regions (max-regions); send readings for an existing region, or ask the operator to raise the limit";
   }
 
   lateMessage(): string {
@@ -28,7 +36,7 @@ export class Settings {
  * A non-negative integer config value below 2^53, the default if unset; -1 (with s.error set) when it cannot
  * be read or is malformed.
  */
-function readMs(s: Settings, key: string, fallback: f64): f64 {
+function readUint(s: Settings, key: string, fallback: f64, unit: string): f64 {
   const v = config.get(key);
   if (v == null) {
     const e = lastError();
@@ -38,7 +46,7 @@ function readMs(s: Settings, key: string, fallback: f64): f64 {
   }
   const x = parseUint(v);
   if (x < 0) {
-    const message = "config " + key + " must be a non-negative integer (milliseconds), got \"" + v + "\"";
+    const message = "config " + key + " must be a non-negative integer (" + unit + "), got \"" + v + "\"";
     log.error("aggregator: " + message);
     s.error = Response.error(500, "invalid_config", message);
     return -1;
@@ -54,8 +62,10 @@ export function loadSettings(): Settings {
     return s;
   }
   s.now = now;
-  s.gracePeriodMs = readMs(s, "grace_period_ms", DEFAULT_GRACE_PERIOD_MS);
+  s.gracePeriodMs = readUint(s, "grace_period_ms", DEFAULT_GRACE_PERIOD_MS, "milliseconds");
   if (s.error != null) return s;
-  s.maxFutureMs = readMs(s, "max_future_ms", DEFAULT_MAX_FUTURE_MS);
+  s.maxFutureMs = readUint(s, "max_future_ms", DEFAULT_MAX_FUTURE_MS, "milliseconds");
+  if (s.error != null) return s;
+  s.maxRegions = readUint(s, "max_regions", DEFAULT_MAX_REGIONS, "regions");
   return s;
 }

@@ -327,7 +327,7 @@ class FleetRun {
     const read = async (): Promise<Map<string, AggregateView>> => {
       let res: Response;
       try {
-        res = await fetch(`${this.o.url}/v1/regions`, { headers, signal: AbortSignal.timeout(Math.max(1_000, Math.min(this.o.requestTimeoutMs, deadline - Date.now()))) });
+        res = await fetch(`${this.o.url}/v1/regions?limit=1000`, { headers, signal: AbortSignal.timeout(Math.max(1_000, Math.min(this.o.requestTimeoutMs, deadline - Date.now()))) });
       } catch (error) {
         throw new RetryableError('network', (error as Error).message, { cause: error });
       }

@@ -11,7 +11,13 @@ import { RegionStream } from './region-stream.js';
 const WRITE_SCOPES = ['device', 'gateway', 'admin'] as const;
 const READ_SCOPES = ['read', 'admin'] as const;
 
-export type AggregatorAppOptions = GuestRoutesOptions;
+export interface AggregatorAppOptions extends GuestRoutesOptions {
+  /** `GET /v1/stream` connections open at once; more are answered 503 `too_many_streams`. @default 1000 */
+  maxStreams?: number;
+}
+
+/** Regions per snapshot page of the stream: small, so what waits for a slow client stays small. */
+const SNAPSHOT_PAGE = 50;
 
 export class AggregatorApp {
   readonly routes: Route[];
@@ -20,7 +26,11 @@ export class AggregatorApp {
   private readonly counters = new GuestCounters();
 
   constructor(private readonly options: AggregatorAppOptions) {
-    this.stream = new RegionStream({ render: (region) => this.render(region), regions: () => this.regions() });
+    this.stream = new RegionStream({
+      render: (region) => this.render(region),
+      page: (cursor) => this.page(cursor),
+      maxStreams: options.maxStreams,
+    });
     const write = guestWriteHandler(options);
     const read = guestReadHandler(options);
     this.routes = [
@@ -30,7 +40,7 @@ export class AggregatorApp {
       { method: 'GET', template: '/v1/regions/{region}/series', scopes: READ_SCOPES, handle: read },
       // Any other path under a region: the guest answers it (404 with its own code).
       { method: 'GET', template: '/v1/regions/{region}/*', scopes: READ_SCOPES, handle: read },
-      { method: 'GET', template: '/v1/stream', scopes: READ_SCOPES, handle: (ctx) => this.stream.open(ctx.req, ctx.res) },
+      { method: 'GET', template: '/v1/stream', scopes: READ_SCOPES, queryToken: true, handle: (ctx) => this.stream.open(ctx.req, ctx.res) },
     ];
   }
 
@@ -54,11 +64,11 @@ export class AggregatorApp {
   }
 
   /** The stream reads the aggregates as the API does: after folding what waits. */
-  private get(path: string): { status: number; body: Uint8Array } {
+  private get(path: string, query = ''): { status: number; body: Uint8Array } {
     const module = this.options.module();
     return this.options
       .pipeline()
-      .read(() => module.invokeHttp({ method: 'GET', path, query: '', contentType: '', principal: { kind: 'read', subject: 'stream' }, body: new Uint8Array(0) }));
+      .read(() => module.invokeHttp({ method: 'GET', path, query, contentType: '', principal: { kind: 'read', subject: 'stream' }, body: new Uint8Array(0) }));
   }
 
   private render(region: string): string | undefined {
@@ -66,9 +76,12 @@ export class AggregatorApp {
     return res.status === 200 ? Buffer.from(res.body).toString('utf8') : undefined;
   }
 
-  private regions(): string[] {
-    const res = this.get('/v1/regions');
-    if (res.status !== 200) return [];
-    return (JSON.parse(Buffer.from(res.body).toString('utf8')) as { regions: Array<{ region: string }> }).regions.map((r) => r.region);
+  /** A page of the snapshot, as `GET /v1/regions` pages it; each region re-serialized as its own event. */
+  private page(cursor: string | undefined): { regions: string[]; next: string | undefined } {
+    const query = cursor === undefined ? `limit=${SNAPSHOT_PAGE}` : `limit=${SNAPSHOT_PAGE}&cursor=${encodeURIComponent(cursor)}`;
+    const res = this.get('/v1/regions', query);
+    if (res.status !== 200) throw new Error(`GET /v1/regions answered ${res.status}`);
+    const body = JSON.parse(Buffer.from(res.body).toString('utf8')) as { regions: unknown[]; next_cursor: string | null };
+    return { regions: body.regions.map((r) => JSON.stringify(r)), next: body.next_cursor ?? undefined };
   }
 }
