@@ -6,12 +6,11 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { sleep } from '../resilience/index.js';
-import type { Logger } from '../telemetry/index.js';
 import { reconcile, type LocalReplica, type ReconcileReport } from './anti-entropy.js';
 import { RemoteReplica } from './ae-transport.js';
 import { DIGEST_BUCKET_MS, digestWindow } from './digest.js';
 import type { FleetView } from './fleet.js';
-import type { ReplicationStore } from './replicator.js';
+import type { ReplicatorOptions } from './replicator.js';
 
 export interface AntiEntropyStats {
   rounds: number;
@@ -24,19 +23,9 @@ export interface AntiEntropyStats {
   lastError: string | undefined;
 }
 
-export interface AntiEntropyRoundsOptions {
-  store: ReplicationStore;
-  /** The event stream (the module's name). */
-  stream: string;
-  /** Partitions this node follows; empty: all. */
-  regions: readonly string[];
-  gracePeriodMs: number;
-  maxFutureMs: number;
-  /** Time between rounds with each peer, in ms. @default 30000 */
-  antiEntropyIntervalMs?: number;
-  /** The fleet's heartbeat interval, in ms. @default 2000 */
-  heartbeatIntervalMs?: number;
-  logger: Logger;
+/** The replicator's own options that rounds use, and what the replicator hands them. */
+export interface AntiEntropyRoundsOptions
+  extends Pick<ReplicatorOptions, 'store' | 'stream' | 'regions' | 'gracePeriodMs' | 'maxFutureMs' | 'antiEntropyIntervalMs' | 'heartbeatIntervalMs' | 'logger'> {
   /** This node's side of a round. */
   local: LocalReplica;
   /** The peers and their last heartbeats. */

@@ -1,20 +1,13 @@
 /** The shell examples in the docs run, as written, against a real node. */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ROOT } from '../helpers/guests.js';
-import { NodeProcess } from '../helpers/node-process.js';
+import { useNodeProcess } from '../helpers/node-for-file.js';
+import type { NodeProcess } from '../helpers/node-process.js';
 
 let node: NodeProcess;
-
-beforeAll(async () => {
-  node = await NodeProcess.start();
-});
-
-afterAll(async () => {
-  await node?.stop();
-  node?.cleanup();
-});
+useNodeProcess((n) => (node = n));
 
 /** The ```sh blocks that follow an `<!-- example` marker. */
 function examples(file: string): string[] {

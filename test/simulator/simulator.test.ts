@@ -5,20 +5,13 @@
  */
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { NO_FAULTS, startSimulator, type SimulatorSummary } from '../../src/simulator/index.js';
+import { useNodeProcess } from '../helpers/node-for-file.js';
 import { NodeProcess } from '../helpers/node-process.js';
 
 let node: NodeProcess;
-
-beforeAll(async () => {
-  node = await NodeProcess.start();
-});
-
-afterAll(async () => {
-  await node?.stop();
-  node?.cleanup();
-});
+useNodeProcess((n) => (node = n));
 
 async function nodeRegions(): Promise<Map<string, { count: number; sum: number; min: number; max: number }>> {
   const res = await node.fetch('/v1/regions', { token: await node.token('read') });

@@ -3,19 +3,12 @@
  * uptime), the Node runtime (heap, event loop delay) and, for this node, the database's size on disk.
  * Every name carries its unit (`_seconds`, `_bytes`), as OpenTelemetry's Prometheus rules say.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeProcess } from '../helpers/node-process.js';
+import { describe, expect, it } from 'vitest';
+import { useNodeProcess } from '../helpers/node-for-file.js';
+import type { NodeProcess } from '../helpers/node-process.js';
 
 let node: NodeProcess;
-
-beforeAll(async () => {
-  node = await NodeProcess.start();
-});
-
-afterAll(async () => {
-  await node?.stop();
-  node?.cleanup();
-});
+useNodeProcess((n) => (node = n));
 
 /** The sample values of a series in Prometheus text (every label set). */
 function samples(text: string, name: string): number[] {
