@@ -106,7 +106,8 @@ async function getJson<T>(base: string, path: string, token: string | undefined,
   try {
     res = await fetch(`${base}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(10_000) });
   } catch (error) {
-    throw new Error(`cannot reach the node at ${base}: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`);
+    const reason = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+    throw new Error(`cannot reach the node at ${base}: ${reason}`, { cause: error });
   }
   if (res.status === 401 || res.status === 403) {
     throw new Error(`GET ${path} answered ${res.status}: pass a read token with --token (or EDGEAGG_TOKEN); create one with \`edgeagg token create --read\``);
