@@ -6,7 +6,9 @@ import { SignJWT, UnsecuredJWT } from 'jose';
 import { generateKeyPairSync } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER, readNodeKey } from '../../src/auth/tokens.js';
+import type { Reading } from '../../src/client/index.js';
 import { NodeProcess } from '../helpers/node-process.js';
+import { sleep } from '../helpers/poll.js';
 
 const MINUTE = 60_000;
 let node: NodeProcess;
@@ -15,13 +17,6 @@ let reader: string;
 let admin: string;
 const now = Date.now();
 const base = Math.floor(now / MINUTE) * MINUTE - 10 * MINUTE;
-
-interface Reading {
-  device_id: string;
-  region: string;
-  temperature_c: number;
-  timestamp: number;
-}
 
 function reading(device: string, region: string, temperature: number, timestamp: number): Reading {
   return { device_id: device, region, temperature_c: temperature, timestamp };
@@ -199,9 +194,7 @@ describe('POST /v1/readings', () => {
 });
 
 describe('authentication', () => {
-  const body = JSON.stringify(reading('auth-dev', 'auth', 1, base));
-  const send = (token?: string) =>
-    node.fetch('/v1/readings', { method: 'POST', token, headers: { 'content-type': 'application/json' }, body });
+  const send = (token?: string) => node.postReadings(reading('auth-dev', 'auth', 1, base), token);
 
   it('401 without a token', async () => {
     const res = await send();
@@ -222,7 +215,7 @@ describe('authentication', () => {
 
   it('401 for an expired token', async () => {
     const expired = await node.token('gateway', undefined, 1);
-    await new Promise((r) => setTimeout(r, 1100));
+    await sleep(1100);
     const res = await send(expired);
     expect(res.status).toBe(401);
     expect(((await res.json()) as { error: { message: string } }).error.message).toContain('expired');
