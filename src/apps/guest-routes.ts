@@ -19,6 +19,7 @@ import {
   mediaType,
   readBody,
   sendBody,
+  RETRY_AFTER_SECONDS,
   sendCallFailure,
   sendError,
   sendOverloaded,
@@ -106,7 +107,7 @@ async function ingest(ctx: RequestContext, body: Buffer, options: GuestRoutesOpt
   try {
     const request = guestRequest(ctx, mediaType(ctx.req.headers['content-type']), body);
     const result = await options.breaker.run(() => options.pipeline().submit(request, ctx.scope));
-    sendBody(ctx.res, result.status, result.contentType || 'application/json', result.body);
+    sendGuestAnswer(ctx, result);
   } catch (error) {
     if (!sendCallFailure(ctx.res, error)) options.onError(error, 'ingest failed', ctx.res);
   }
@@ -138,7 +139,7 @@ export function guestReadHandler(options: GuestRoutesOptions): Handler {
     try {
       const call = () => options.pipeline().read(() => options.module().invokeHttp(guestRequest(ctx, '', new Uint8Array(0))));
       const result = await options.breaker.run(() => (observer ? observer.run(ctx.scope, call) : call()));
-      sendBody(ctx.res, result.status, result.contentType || 'application/json', result.body);
+      sendGuestAnswer(ctx, result);
     } catch (error) {
       if (!sendCallFailure(ctx.res, error)) options.onError(error, 'query failed', ctx.res);
     }
@@ -147,4 +148,10 @@ export function guestReadHandler(options: GuestRoutesOptions): Handler {
 
 function guestRequest(ctx: RequestContext, contentType: string, body: Uint8Array): GuestHttpRequest {
   return { method: ctx.req.method ?? 'GET', path: ctx.path, query: ctx.query, contentType, principal: ctx.principal, body };
+}
+
+/** The guest's own answer; a 503 of its own (a quota, say) tells the client when to retry, as the node's do. */
+function sendGuestAnswer(ctx: RequestContext, result: { status: number; contentType: string; body: Uint8Array }): void {
+  const headers: Record<string, string> = result.status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {};
+  sendBody(ctx.res, result.status, result.contentType || 'application/json', result.body, headers);
 }

@@ -95,10 +95,13 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     const declared = Number(req.headers['content-length']);
     if (options.bodyLimit !== undefined && Number.isFinite(declared) && declared > options.bodyLimit) {
+      // Observed like any request (its metrics, its x-request-id), though it never reaches the routes.
+      observer?.begin(req, res);
       sendError(res, 413, 'body_too_large', `the request body is larger than ${options.bodyLimit} bytes; split the batch`, { connection: 'close' });
       return;
     }
     if (!hasIdentityEncoding(req)) {
+      observer?.begin(req, res);
       refuseEncoding(req, res);
       return;
     }
@@ -117,8 +120,11 @@ function acceptableEncoding(req: IncomingMessage, res: ServerResponse): boolean 
   return false;
 }
 
+/** True unless the request has a body in an encoding other than `identity` (a GET's stray header is harmless). */
 function hasIdentityEncoding(req: IncomingMessage): boolean {
   const encoding = req.headers['content-encoding'];
+  const body = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  if (!body) return true;
   return encoding === undefined || encoding.split(',').every((e) => e.trim().toLowerCase() === 'identity' || e.trim() === '');
 }
 

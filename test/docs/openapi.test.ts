@@ -226,7 +226,8 @@ describe('a real node answers as docs/openapi.yaml says', () => {
     expect((await call('GET', '/v1/regions?cursor=not-ours', { token: read })).json()).toMatchObject({ error: { code: 'invalid_cursor' } });
     expect((await call('GET', `/v1/regions?access_token=${read}`)).status).toBe(401);
     expect((await call('GET', '/v1/regions', { token: gateway })).status).toBe(403);
-    expect((await call('GET', '/v1/regions', { token: read, headers: { 'content-encoding': 'gzip' } })).status).toBe(415);
+    // A stray Content-Encoding on a request without a body is harmless.
+    expect((await call('GET', '/v1/regions', { token: read, headers: { 'content-encoding': 'gzip' } })).status).toBe(200);
   });
 
   it('GET /v1/regions/{region}: all time, a range without readings, errors', async () => {
