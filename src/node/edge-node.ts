@@ -318,6 +318,8 @@ function createRuntime(settings: Settings, store: SqliteStore, telemetry: Teleme
   return new Runtime({
     store,
     trustedKeys: trustedModuleKeys(settings),
+    fuelPerMs: settings['fuel-per-ms'],
+    backstopFactor: settings['backstop-factor'],
     onMetric: (mod, name, value) => {
       counted(name, value);
       telemetry.onMetric(mod, name, value);

@@ -40,6 +40,8 @@ export const SETTINGS = {
   },
   'group-commit': { kind: 'boolean', default: true, description: 'commit requests that arrive together in one transaction (false: one transaction and fsync per request, for comparison)' },
   'fold-delay-ms': { kind: 'integer', default: 50, description: 'how long a stored reading may wait to be folded into the aggregates with later ones (reads never see the wait; 0: fold every commit group)' },
+  'fuel-per-ms': { kind: 'integer', default: 20_000_000, description: "a guest call's CPU budget per millisecond of its module's deadline, in fuel (the same on a busy machine)" },
+  'backstop-factor': { kind: 'integer', default: 10, description: 'a guest call still running after this many times its deadline of wall-clock time (at least 2 s) is stopped' },
   'max-in-flight': { kind: 'integer', default: 1024, description: 'API requests handled at once; more are answered 503 overloaded at once' },
   'max-body-bytes-in-flight': { kind: 'integer', default: 64 * 1024 * 1024, description: 'request body bytes held at once (arriving or being processed); past it 503 uploads_overloaded' },
   'min-body-rate': { kind: 'integer', default: 1024, description: 'bytes/s a request body must average once min-body-grace-ms has passed, else 408 body_too_slow (0: no minimum)' },

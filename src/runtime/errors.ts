@@ -2,6 +2,7 @@
  * The runtime's failures. Each has a stable `code` (documented in docs/abi.md) that the HTTP layer
  * and the metrics use as is; messages say what to do about it.
  */
+import type { CallLimit } from './fuel.js';
 
 export type ModuleLoadErrorCode =
   | 'unsigned'
@@ -68,10 +69,14 @@ export class GuestCallError extends Error {
       cause?: unknown;
       /** For `store_unavailable`: the store's own code (`disk_full`, `store_busy`, ...). */
       storeCode?: string;
+      /** For `deadline_exceeded`: the limit that stopped the call, its fuel or the wall-clock backstop. */
+      limit?: CallLimit;
     },
   ) {
     super(message, options);
     this.storeCode = options?.storeCode;
+    this.limit = options?.limit;
   }
   readonly storeCode: string | undefined;
+  readonly limit: CallLimit | undefined;
 }

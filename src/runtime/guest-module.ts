@@ -1,12 +1,13 @@
 /**
  * A loaded, compiled guest module and its instances. Calls are synchronous: the guest runs on the
- * caller's thread under the fuel-checked deadline, and its store writes happen inside
- * `store.atomically`, so a failed call leaves nothing behind.
+ * caller's thread within its fuel budget (and the wall-clock backstop), and its store writes happen
+ * inside `store.atomically`, so a failed call leaves nothing behind.
  */
 import { EXPORTS, LIMITS, type Capability } from './abi.js';
 import { decodeResponseFrame, eventsEnvelope, httpRequestEnvelope, type Envelope, type GuestHttpRequest, type GuestHttpResponse } from './envelope.js';
 import { GuestCallError, type GuestCallErrorCode } from './errors.js';
-import { DeadlineSignal, createHostImports, newCallContext, type CallContext, type HostEnvironment } from './host-imports.js';
+import { FuelExhausted, type CallLimit } from './fuel.js';
+import { createHostImports, newCallContext, type CallContext, type HostEnvironment } from './host-imports.js';
 import { FUEL_IMPORT, type ModuleInfo } from './instrument.js';
 import type { Manifest } from './manifest.js';
 import type { GuestStore, StoredEvent } from './store.js';
@@ -27,6 +28,8 @@ export interface CallReport {
   memoryBytes?: number;
   /** The most that memory may grow to (its declared maximum), in bytes: at it, `memory.grow` fails. */
   memoryLimitBytes?: number;
+  /** Fuel the call used, host work included (absent if no instance was made). */
+  fuelUsed?: number;
 }
 
 export interface GuestModuleOptions {
@@ -36,7 +39,12 @@ export interface GuestModuleOptions {
   store: GuestStore;
   granted: ReadonlySet<Capability>;
   config: ReadonlyMap<string, string>;
+  /** The module's CPU deadline, in milliseconds of the reference machine. */
   deadlineMs: number;
+  /** The fuel a call may use: its deadline times the node's fuel per millisecond. */
+  fuelBudget: number;
+  /** The wall-clock time after which a call is stopped whatever its fuel, in milliseconds. */
+  backstopMs: number;
   now: () => number;
   onLog: (module: GuestModule, level: number, message: string) => void;
   onMetric: (module: GuestModule, name: string, value: number) => void;
@@ -55,16 +63,17 @@ interface GuestExports {
   ea_on_events?: (ptr: number, len: number) => number;
   __ea_reset: () => void;
   __ea_snapshot: () => void;
+  __ea_fuel: WebAssembly.Global;
 }
 
 class GuestInstance {
   exports!: GuestExports;
   snapshot!: Uint8Array;
-  ctx: CallContext = newCallContext(0);
+  ctx: CallContext;
 
-  constructor(compiled: WebAssembly.Module, env: HostEnvironment, deadlineMs: number) {
+  constructor(compiled: WebAssembly.Module, env: HostEnvironment, limits: CallLimits) {
     const host = createHostImports(env, () => this.ctx, () => this.exports.memory);
-    this.ctx = newCallContext(deadlineMs); // the start function runs under a deadline too
+    this.ctx = newCallContext(limits.fuelBudget, limits.backstopMs); // the start function has a budget too
     const instance = new WebAssembly.Instance(compiled, {
       ea: host.ea,
       [FUEL_IMPORT.module]: { [FUEL_IMPORT.name]: host.fuel },
@@ -73,6 +82,16 @@ class GuestInstance {
     // The state to return to after every call: right after instantiation, start function included.
     this.exports.__ea_snapshot();
     this.snapshot = new Uint8Array(this.exports.memory.buffer).slice();
+  }
+
+  /** A fresh budget for the next call; the guest's counter starts empty, so its first check asks for fuel. */
+  startCall(limits: CallLimits): void {
+    this.ctx = newCallContext(limits.fuelBudget, limits.backstopMs);
+    this.exports.__ea_fuel.value = 0;
+  }
+
+  get fuelUsed(): number {
+    return this.ctx.fuel.used(this.exports.__ea_fuel.value as number);
   }
 
   /** Back to the state right after instantiation; false when that is impossible (memory grew). */
@@ -84,6 +103,8 @@ class GuestInstance {
     return true;
   }
 }
+
+type CallLimits = Pick<GuestModuleOptions, 'fuelBudget' | 'backstopMs'>;
 
 const MAX_IDLE_INSTANCES = 4;
 
@@ -161,7 +182,7 @@ export class GuestModule {
       const result = this.options.store.atomically(() => {
         instance = this.acquire();
         const inst = instance;
-        inst.ctx = newCallContext(this.options.deadlineMs);
+        inst.startCall(this.options);
         const fn = inst.exports[entry];
         if (!fn) throw new GuestCallError('guest_bad_response', `the module has no ${entry} export`);
         const ptr = inst.exports.ea_alloc(input.size) >>> 0;
@@ -176,12 +197,14 @@ export class GuestModule {
       });
       for (const [name, value] of instance!.ctx.metrics) this.options.onMetric(this, name, value);
       const memoryBytes = instance!.exports.memory.buffer.byteLength;
+      const fuelUsed = instance!.fuelUsed;
       this.release(instance!);
-      this.options.onCall({ module: this.name, version: this.version, trigger, durationMs: performance.now() - started, memoryBytes, memoryLimitBytes: this.memoryLimitBytes });
+      this.options.onCall({ module: this.name, version: this.version, trigger, durationMs: performance.now() - started, memoryBytes, memoryLimitBytes: this.memoryLimitBytes, fuelUsed });
       return result;
     } catch (error) {
       const failure = this.translate(error, instance?.ctx);
       const code = failure instanceof GuestCallError ? failure.code : 'internal';
+      const failed = instance as GuestInstance | undefined;
       this.options.onCall({
         module: this.name,
         version: this.version,
@@ -189,8 +212,9 @@ export class GuestModule {
         durationMs: performance.now() - started,
         error: code,
         trap: code === 'guest_trap' && (failure as GuestCallError).cause instanceof Error ? ((failure as GuestCallError).cause as Error).message : undefined,
-        memoryBytes: (instance as GuestInstance | undefined)?.exports.memory.buffer.byteLength,
+        memoryBytes: failed?.exports.memory.buffer.byteLength,
         memoryLimitBytes: this.memoryLimitBytes,
+        fuelUsed: failed?.fuelUsed,
       });
       throw failure;
     }
@@ -207,9 +231,8 @@ export class GuestModule {
   /** Maps whatever ended a call to the documented call errors (docs/abi.md, "Call errors"). */
   private translate(error: unknown, ctx: CallContext | undefined): unknown {
     if (error instanceof GuestCallError) return error;
-    if (ctx?.deadlineExceeded || error instanceof DeadlineSignal) {
-      return new GuestCallError('deadline_exceeded', `${this.name}@${this.version} ran past its ${this.options.deadlineMs} ms deadline`);
-    }
+    const limit = ctx?.fuel.stopped ?? (error instanceof FuelExhausted ? error.limit : undefined);
+    if (limit) return this.limitError(limit);
     if (ctx?.internalError) return ctx.internalError;
     if (ctx?.storeError) {
       return new GuestCallError('store_unavailable', ctx.storeError.message, { cause: ctx.storeError, storeCode: ctx.storeError.code });
@@ -223,8 +246,18 @@ export class GuestModule {
     return error;
   }
 
+  /** `deadline_exceeded`, saying which limit stopped the call. */
+  private limitError(limit: CallLimit): GuestCallError {
+    const { deadlineMs, fuelBudget, backstopMs } = this.options;
+    const who = `${this.name}@${this.version}`;
+    const message = limit === 'fuel'
+      ? `${who} used up its CPU budget of ${fuelBudget} fuel (its ${deadlineMs} ms deadline)`
+      : `${who} ran past the ${backstopMs} ms wall-clock backstop of its ${deadlineMs} ms deadline`;
+    return new GuestCallError('deadline_exceeded', message, { limit });
+  }
+
   private acquire(): GuestInstance {
-    return this.idle.pop() ?? new GuestInstance(this.options.compiled, this.env, this.options.deadlineMs);
+    return this.idle.pop() ?? new GuestInstance(this.options.compiled, this.env, this.options);
   }
 
   /** Only a cleanly finished instance goes back to the pool; a failed one is simply dropped. */

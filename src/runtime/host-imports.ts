@@ -4,24 +4,21 @@
  * {@link hostCall}, and nowhere else.
  */
 import { ABI_ERROR, APPEND_RESULT, LIMITS, type Capability, type HostImports } from './abi.js';
+import { FuelExhausted, FuelTank, HOST_FUEL } from './fuel.js';
 import { StoreUnavailableError, type GuestStore, type StoredEvent } from './store.js';
 
 /** The state of the call in progress on an instance. */
 export interface CallContext {
-  /** performance.now() after which the guest is stopped. */
-  deadline: number;
+  /** The call's CPU budget; host calls are charged to it too. */
+  fuel: FuelTank;
   hostCalls: number;
   newEvents: StoredEvent[];
   /** Counter increments made by the call, reported when it succeeds. */
   metrics: Array<[string, number]>;
-  deadlineExceeded: boolean;
   /** The store failure seen during the call: the call fails even if the guest ignores the code. */
   storeError: StoreUnavailableError | undefined;
   /** A host bug seen during the call. */
   internalError: unknown;
-  /** Fuel handed out per clock check; adapts so that slow loop bodies are checked more often. */
-  fuelRefill: number;
-  lastFuelCheck: number;
 }
 
 export interface HostEnvironment {
@@ -38,18 +35,13 @@ export interface HostEnvironment {
   metricAllowed: (name: string) => boolean;
 }
 
-/** Thrown through the guest to stop it; never seen by callers. */
-export class DeadlineSignal extends Error {
-  override name = 'DeadlineSignal';
-}
-
 /** Thrown through the guest when the host itself failed; the call ends. */
 class HostAbort extends Error {
   override name = 'HostAbort';
 }
 
-const MAX_FUEL = 100_000;
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// A leading U+FEFF is part of the guest's text (a partition, a name), not a byte-order mark to strip.
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 const METRIC_NAME_RE = /^[a-z0-9_]{1,64}$/;
 
@@ -57,18 +49,15 @@ class AbiFailure {
   constructor(readonly code: number) {}
 }
 
-export function newCallContext(deadlineMs: number): CallContext {
-  const now = performance.now();
+/** A call's context with `budget` fuel, stopped by the wall clock after `backstopMs` in any case. */
+export function newCallContext(budget: number, backstopMs: number): CallContext {
   return {
-    deadline: now + deadlineMs,
+    fuel: new FuelTank(budget, backstopMs),
     hostCalls: 0,
     newEvents: [],
     metrics: [],
-    deadlineExceeded: false,
     storeError: undefined,
     internalError: undefined,
-    fuelRefill: 1000,
-    lastFuelCheck: now,
   };
 }
 
@@ -80,7 +69,7 @@ export function createHostImports(
   env: HostEnvironment,
   context: () => CallContext,
   memory: () => WebAssembly.Memory,
-): { ea: HostImports; fuel: () => number } {
+): { ea: HostImports; fuel: (counter: number) => number } {
   let view = new Uint8Array(0);
   const mem = (): Uint8Array => {
     // Growing memory detaches the old buffer, which leaves the old view empty.
@@ -97,8 +86,11 @@ export function createHostImports(
     if (p + l > mem().length) fail(ABI_ERROR.OUT_OF_BOUNDS);
     return [p, l];
   };
+  /** Charges the copy of `n` bytes across the boundary. */
+  const copied = (n: number): void => context().fuel.charge(n * HOST_FUEL.perByte);
   const bytes = (ptr: number, len: number, limit: number): Uint8Array => {
     const [p, l] = range(ptr, len, limit);
+    copied(l);
     // A Buffer (from Node's pool for small sizes) rather than a Uint8Array: the store binds it as is.
     const copy = Buffer.allocUnsafe(l);
     copy.set(mem().subarray(p, p + l));
@@ -106,6 +98,7 @@ export function createHostImports(
   };
   const text = (ptr: number, len: number, limit: number): string => {
     const [p, l] = range(ptr, len, limit);
+    copied(l);
     try {
       return decoder.decode(mem().subarray(p, p + l));
     } catch {
@@ -136,19 +129,25 @@ export function createHostImports(
     const [p, cap] = range(outPtr, outCap, Number.MAX_SAFE_INTEGER);
     const value = lookup();
     if (value === undefined) return fail(ABI_ERROR.NOT_FOUND);
+    copied(value.length);
     if (value.length <= cap) mem().set(value, p);
     return value.length;
   };
 
-  /** Runs one host call: capability check, quotas, and the translation of every failure. */
-  const hostCall = (capability: Capability, body: () => number): number => {
+  /**
+   * Runs one host call: its fuel (`cost` and the bytes it copies), capability check, quotas, and the
+   * translation of every failure.
+   */
+  const hostCall = (capability: Capability, cost: number, body: () => number): number => {
     const ctx = context();
+    ctx.fuel.charge(cost);
     if (++ctx.hostCalls > LIMITS.hostCallsPerCall) return ABI_ERROR.QUOTA;
     if (!env.granted.has(capability)) return ABI_ERROR.DENIED;
     try {
       return body();
     } catch (error) {
       if (error instanceof AbiFailure) return error.code;
+      if (error instanceof FuelExhausted) throw error;
       if (error instanceof StoreUnavailableError) {
         ctx.storeError ??= error;
         return ABI_ERROR.UNAVAILABLE;
@@ -160,31 +159,31 @@ export function createHostImports(
 
   const ea: HostImports = {
     log: (level, ptr, len) =>
-      hostCall('log', () => {
+      hostCall('log', HOST_FUEL.call, () => {
         if (level < 0 || level > 3) fail(ABI_ERROR.INVALID);
         env.log(level, text(ptr, len, LIMITS.logBytes));
         return 0;
       }),
-    clock_now_ms: () => hostCall('clock', () => Math.floor(env.now())),
+    clock_now_ms: () => hostCall('clock', HOST_FUEL.call, () => Math.floor(env.now())),
     config_get: (kPtr, kLen, outPtr, outCap) =>
-      hostCall('config', () => {
+      hostCall('config', HOST_FUEL.call, () => {
         const name = text(kPtr, kLen, LIMITS.configKeyBytes);
         return output(outPtr, outCap, () => configBytes(name));
       }),
     kv_get: (kPtr, kLen, outPtr, outCap) =>
-      hostCall('kv', () => {
+      hostCall('kv', HOST_FUEL.storeRead, () => {
         const k = key(kPtr, kLen);
         return output(outPtr, outCap, () => env.store.kvGet(env.namespace, k));
       }),
     kv_put: (kPtr, kLen, vPtr, vLen) =>
-      hostCall('kv', () => {
+      hostCall('kv', HOST_FUEL.storeWrite, () => {
         const k = key(kPtr, kLen);
         env.store.kvPut(env.namespace, k, bytes(vPtr, vLen, LIMITS.valueBytes));
         return 0;
       }),
-    kv_delete: (kPtr, kLen) => hostCall('kv', () => (env.store.kvDelete(env.namespace, key(kPtr, kLen)) ? 1 : 0)),
+    kv_delete: (kPtr, kLen) => hostCall('kv', HOST_FUEL.storeWrite, () => (env.store.kvDelete(env.namespace, key(kPtr, kLen)) ? 1 : 0)),
     kv_list: (pPtr, pLen, aPtr, aLen, outPtr, outCap) =>
-      hostCall('kv', () => {
+      hostCall('kv', HOST_FUEL.storeRead, () => {
         const prefix = bytes(pPtr, pLen, LIMITS.keyBytes);
         const after = aLen === 0 ? undefined : bytes(aPtr, aLen, LIMITS.keyBytes);
         const [out, cap] = range(outPtr, outCap, Number.MAX_SAFE_INTEGER);
@@ -200,10 +199,11 @@ export function createHostImports(
           m.set(k, pos + 2);
           pos += 2 + k.length;
         }
+        copied(pos - out);
         return pos - out;
       }),
     event_append: (pPtr, pLen, sPtr, sLen, timeMs, plPtr, plLen) =>
-      hostCall('events', () => {
+      hostCall('events', HOST_FUEL.storeWrite, () => {
         const ctx = context();
         if (pLen === 0 || sLen === 0) fail(ABI_ERROR.INVALID);
         const partition = text(pPtr, pLen, LIMITS.partitionBytes);
@@ -217,7 +217,7 @@ export function createHostImports(
         return APPEND_RESULT[outcome];
       }),
     metric_add: (nPtr, nLen, value) =>
-      hostCall('metrics', () => {
+      hostCall('metrics', HOST_FUEL.call, () => {
         const name = text(nPtr, nLen, LIMITS.metricNameBytes);
         if (!METRIC_NAME_RE.test(name) || !Number.isFinite(value)) fail(ABI_ERROR.INVALID);
         if (!env.metricAllowed(name)) return fail(ABI_ERROR.QUOTA);
@@ -227,20 +227,5 @@ export function createHostImports(
       }),
   };
 
-  const fuel = (): number => {
-    const ctx = context();
-    const now = performance.now();
-    if (now > ctx.deadline) {
-      ctx.deadlineExceeded = true;
-      throw new DeadlineSignal('deadline exceeded');
-    }
-    // Loop bodies that take long (bulk memory, host calls) get checked more often.
-    const elapsed = now - ctx.lastFuelCheck;
-    ctx.lastFuelCheck = now;
-    if (elapsed > 0.5) ctx.fuelRefill = Math.max(1, ctx.fuelRefill >> 2);
-    else if (elapsed < 0.05) ctx.fuelRefill = Math.min(MAX_FUEL, ctx.fuelRefill * 2);
-    return ctx.fuelRefill;
-  };
-
-  return { ea, fuel };
+  return { ea, fuel: (counter) => context().fuel.refill(counter) };
 }

@@ -4,25 +4,29 @@
  * Node's engine has no fuel metering and cannot interrupt a running Wasm function from the same
  * thread, so the loader rewrites the module:
  *
- * - a fuel counter (a new mutable global) is decremented at every loop header and at the entry of
- *   every function that can call (the only ways code runs unboundedly); when it reaches zero the
- *   guest calls a new host import that checks the real clock against the call's deadline and
- *   either throws (the call ends) or refills the counter;
+ * - every function body counts the instructions it runs down a fuel counter (a new mutable global,
+ *   exported as `__ea_fuel` so that the host can zero it before a call and read it after); when the
+ *   counter goes below zero the guest calls a new host import that hands out more of the call's fuel
+ *   budget or throws (the call ends); see metering.ts;
  * - every mutable global gets a shadow global; a new exported `__ea_snapshot` copies the globals
  *   into their shadows right after instantiation (after the start function ran), and `__ea_reset`
  *   copies them back, so a pooled instance returns to exactly its post-instantiation state.
  *
  * Adding an import shifts every defined function's index by one, so every place that names a
  * function (calls, ref.func, exports, start, element segments) is renumbered. Instructions that
- * could escape the deadline (exception handling can catch the host's exception; tail calls,
- * threads, GC) are refused.
+ * could escape the limits (exception handling can catch the host's exception; tail calls,
+ * threads, GC) are refused. Names are copied byte for byte.
  */
 import { ABI_MODULE, EXPORTS, IMPORTS, LIMITS, type Capability, type ImportName } from './abi.js';
 import { ModuleLoadError } from './errors.js';
+import { OP, decodeInstruction } from './instructions.js';
+import { meterBody } from './metering.js';
 import { ByteReader, ByteWriter, SECTION, VALTYPE, WasmFormatError, isValType } from './wasm-binary.js';
 
-/** The import the instrumented code calls when its fuel runs out. */
+/** The import the instrumented code calls when its fuel counter goes below zero: `(overdraft: i32) -> i32`. */
 export const FUEL_IMPORT = { module: '__ea_host', name: 'fuel' } as const;
+/** The exported fuel counter: what the guest may still run before it calls {@link FUEL_IMPORT}. */
+export const FUEL_EXPORT = '__ea_fuel';
 export const RESET_EXPORT = '__ea_reset';
 export const SNAPSHOT_EXPORT = '__ea_snapshot';
 
@@ -326,7 +330,7 @@ class Instrumenter {
       r.u32();
       w.bytes(r.bytes.subarray(r.pos));
     }
-    w.u8(0x60).u32(0).u32(1).u8(VALTYPE.i32); // fuel: () -> i32
+    w.u8(0x60).u32(1).u8(VALTYPE.i32).u32(1).u8(VALTYPE.i32); // fuel: (i32) -> i32
     w.u8(0x60).u32(0).u32(0); // reset: () -> ()
     return w.finish();
   }
@@ -359,7 +363,7 @@ class Instrumenter {
         w.bytes(this.rewriteExpr(r.bytes.subarray(start, r.pos)));
       }
     }
-    // The fuel counter starts empty: the first check reads the clock and fills it.
+    // The fuel counter starts empty: the first check asks the host for fuel.
     w.u8(VALTYPE.i32).u8(1).u8(0x41).u8(0).u8(0x0b);
     // Shadows start at zero; __ea_snapshot fills them after instantiation.
     for (const [, type] of this.mutableGlobals) w.u8(type).u8(1).bytes(zeroExpr(type)).u8(0x0b);
@@ -369,15 +373,16 @@ class Instrumenter {
   private rewriteExports(): Uint8Array {
     const r = this.reader(SECTION.export)!;
     const count = r.u32();
-    const w = new ByteWriter().u32(count + 2);
+    const w = new ByteWriter().u32(count + 3);
     for (let i = 0; i < count; i++) {
-      const name = r.name();
+      const name = r.nameBytes();
       const kind = r.u8();
       const index = r.u32();
-      w.name(name).u8(kind).u32(kind === 0 ? this.shiftFunc(index) : index);
+      w.sized(name).u8(kind).u32(kind === 0 ? this.shiftFunc(index) : index);
     }
     w.name(RESET_EXPORT).u8(0).u32(this.resetFuncIdx);
     w.name(SNAPSHOT_EXPORT).u8(0).u32(this.resetFuncIdx + 1);
+    w.name(FUEL_EXPORT).u8(3).u32(this.fuelGlobalIdx);
     return w.finish();
   }
 
@@ -422,10 +427,13 @@ class Instrumenter {
     const count = r ? r.u32() : 0;
     if (count !== this.definedFuncTypes.length) throw new WasmFormatError('function and code section counts differ');
     const w = new ByteWriter().u32(count + 2);
+    const layout = { fuelGlobal: this.fuelGlobalIdx, refillFunc: this.fuelFuncIdx, shiftFunc: (index: number) => this.shiftFunc(index) };
     for (let i = 0; i < count; i++) {
       const size = r!.u32();
-      const body = r!.bytesOf(size);
-      w.sized(this.rewriteBody(body));
+      const params = this.types[this.definedFuncTypes[i]!]?.params.length ?? 0;
+      const metered = meterBody(r!.bytesOf(size), params, layout);
+      if (metered.changesTables) this.poolable = false;
+      w.sized(metered.body);
     }
     // __ea_reset copies each shadow back into its global; __ea_snapshot the other way.
     const reset = new ByteWriter().u32(0);
@@ -440,204 +448,21 @@ class Instrumenter {
     return w.finish();
   }
 
-  private fuelCheck(): Uint8Array {
-    const g = this.fuelGlobalIdx;
-    return new ByteWriter()
-      .u8(0x23).u32(g) // global.get $fuel
-      .u8(0x45) // i32.eqz
-      .u8(0x04).u8(0x40) // if
-      .u8(0x10).u32(this.fuelFuncIdx) // call $fuel (refills or throws)
-      .u8(0x24).u32(g) // global.set $fuel
-      .u8(0x0b) // end
-      .u8(0x23).u32(g)
-      .u8(0x41).u8(0x01) // i32.const 1
-      .u8(0x6b) // i32.sub
-      .u8(0x24).u32(g)
-      .finish();
-  }
-
-  private rewriteBody(body: Uint8Array): Uint8Array {
-    const r = new ByteReader(body);
-    const localGroups = r.u32();
-    for (let i = 0; i < localGroups; i++) {
-      r.u32();
-      const t = r.u8();
-      if (!isValType(t)) fail('unsupported_feature', `local type 0x${t.toString(16)} is not allowed`);
-    }
-    const locals = body.subarray(0, r.pos);
-    const code = new ByteWriter();
-    const check = this.fuelCheck();
-    const hasCall = this.rewriteInstructions(r, code, check);
-    const out = new ByteWriter().bytes(locals);
-    // A function without loops or calls runs each instruction at most once: no check needed.
-    if (hasCall) out.bytes(check);
-    return out.bytes(code.finish()).finish();
-  }
-
   /** Rewrites a constant expression (function indices shifted; no loops there). */
   private rewriteExpr(expr: Uint8Array): Uint8Array {
+    const r = new ByteReader(expr);
     const w = new ByteWriter();
-    this.rewriteInstructions(new ByteReader(expr), w, undefined);
+    while (!r.done) {
+      const instr = decodeInstruction(r);
+      if (instr.func !== undefined) w.u8(instr.op).u32(this.shiftFunc(instr.func));
+      else w.bytes(expr.subarray(instr.start, instr.end));
+    }
     return w.finish();
   }
 
   private skipConstExpr(r: ByteReader): void {
     // Const expressions end at the first `end` at depth 0 and contain no blocks.
-    const sink = new ByteWriter();
-    for (;;) {
-      const op = r.peek();
-      this.rewriteInstruction(r, sink, undefined);
-      if (op === 0x0b) return;
-    }
-  }
-
-  /** Copies instructions from `r` to `w` until `r` is exhausted. Returns whether any call was seen. */
-  private rewriteInstructions(r: ByteReader, w: ByteWriter, loopCheck: Uint8Array | undefined): boolean {
-    let hasCall = false;
-    while (!r.done) {
-      if (this.rewriteInstruction(r, w, loopCheck)) hasCall = true;
-    }
-    return hasCall;
-  }
-
-  /** Decodes one instruction, writes it (rewritten where needed) and returns true for a call. */
-  private rewriteInstruction(r: ByteReader, w: ByteWriter, loopCheck: Uint8Array | undefined): boolean {
-    const start = r.pos;
-    const op = r.u8();
-    const copy = (): void => {
-      w.bytes(r.bytes.subarray(start, r.pos));
-    };
-    switch (op) {
-      case 0x02: // block
-      case 0x04: // if
-        this.blockType(r);
-        copy();
-        return false;
-      case 0x03: // loop
-        this.blockType(r);
-        copy();
-        if (loopCheck) w.bytes(loopCheck);
-        return false;
-      case 0x10: // call
-        w.u8(0x10).u32(this.shiftFunc(r.u32()));
-        return true;
-      case 0x11: // call_indirect typeidx tableidx
-        r.u32();
-        r.u32();
-        copy();
-        return true;
-      case 0xd2: // ref.func
-        w.u8(0xd2).u32(this.shiftFunc(r.u32()));
-        return false;
-      default:
-        this.skipImmediates(op, r);
-        copy();
-        return false;
-    }
-  }
-
-  private blockType(r: ByteReader): void {
-    const b = r.peek();
-    if (b === 0x40 || isValType(b)) r.u8();
-    else r.s33();
-  }
-
-  private skipImmediates(op: number, r: ByteReader): void {
-    if (op <= 0x01 || op === 0x05 || op === 0x0b || op === 0x0f || op === 0x1a || op === 0x1b) return;
-    if (op >= 0x45 && op <= 0xc4) return; // numeric, incl. sign extension
-    switch (op) {
-      case 0x06: case 0x07: case 0x08: case 0x09: case 0x0a: case 0x18: case 0x19: case 0x1f:
-        fail('unsupported_feature', 'exception handling is not allowed (a guest could catch the host deadline)');
-        break;
-      case 0x12: case 0x13: case 0x14: case 0x15:
-        fail('unsupported_feature', 'tail calls and typed function references are not allowed');
-        break;
-      case 0x0c: case 0x0d: // br, br_if
-        r.u32();
-        return;
-      case 0x0e: { // br_table
-        const n = r.u32();
-        for (let i = 0; i <= n; i++) r.u32();
-        return;
-      }
-      case 0x1c: { // select t*
-        const n = r.u32();
-        r.skip(n);
-        return;
-      }
-      case 0x20: case 0x21: case 0x22: case 0x23: case 0x24: // local.*, global.*
-        r.u32();
-        return;
-      case 0x25: // table.get
-        r.u32();
-        return;
-      case 0x26: // table.set
-        r.u32();
-        this.poolable = false;
-        return;
-      case 0x3f: case 0x40: // memory.size, memory.grow
-        r.u32();
-        return;
-      case 0x41: r.skipSigned(32); return;
-      case 0x42: r.skipSigned(64); return;
-      case 0x43: r.skip(4); return;
-      case 0x44: r.skip(8); return;
-      case 0xd0: { // ref.null heaptype
-        const t = r.peek();
-        if (t === VALTYPE.funcref || t === VALTYPE.externref) r.u8();
-        else fail('unsupported_feature', 'typed references are not allowed');
-        return;
-      }
-      case 0xd1: return; // ref.is_null
-      case 0xfc: this.skipFc(r); return;
-      case 0xfd: this.skipSimd(r); return;
-      case 0xfe: fail('unsupported_feature', 'threads and atomics are not allowed'); break;
-      case 0xfb: fail('unsupported_feature', 'GC instructions are not allowed'); break;
-      default:
-        if (op >= 0x28 && op <= 0x3e) {
-          this.memarg(r);
-          return;
-        }
-        fail('unsupported_feature', `instruction 0x${op.toString(16)} is not supported`);
-    }
-  }
-
-  private memarg(r: ByteReader): void {
-    const align = r.u32();
-    if (align & 0x40) fail('unsupported_feature', 'multiple memories are not allowed');
-    r.u32();
-  }
-
-  private skipFc(r: ByteReader): void {
-    const sub = r.u32();
-    if (sub <= 7) return; // saturating truncation
-    switch (sub) {
-      case 8: r.u32(); r.u32(); this.poolable = false; return; // memory.init
-      case 9: r.u32(); this.poolable = false; return; // data.drop
-      case 10: r.u32(); r.u32(); return; // memory.copy
-      case 11: r.u32(); return; // memory.fill
-      case 12: r.u32(); r.u32(); this.poolable = false; return; // table.init
-      case 13: r.u32(); this.poolable = false; return; // elem.drop
-      case 14: r.u32(); r.u32(); this.poolable = false; return; // table.copy
-      case 15: r.u32(); this.poolable = false; return; // table.grow
-      case 16: r.u32(); return; // table.size
-      case 17: r.u32(); this.poolable = false; return; // table.fill
-      default: fail('unsupported_feature', `instruction 0xfc ${sub} is not supported`);
-    }
-  }
-
-  private skipSimd(r: ByteReader): void {
-    const sub = r.u32();
-    if (sub <= 11 || sub === 92 || sub === 93) return this.memarg(r); // loads, stores
-    if (sub === 12 || sub === 13) return r.skip(16); // v128.const, i8x16.shuffle
-    if (sub >= 21 && sub <= 34) return r.skip(1); // extract/replace lane
-    if (sub >= 84 && sub <= 91) {
-      this.memarg(r);
-      r.skip(1);
-      return;
-    }
-    if (sub <= 0x113) return; // the rest take no immediates (incl. relaxed SIMD)
-    fail('unsupported_feature', `SIMD instruction ${sub} is not supported`);
+    while (decodeInstruction(r).op !== OP.end);
   }
 }
 

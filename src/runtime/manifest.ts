@@ -9,7 +9,11 @@ import { ModuleLoadError } from './errors.js';
 export interface ModuleLimits {
   /** The largest memory the module may use, in bytes. @default 67108864 (64 MiB, the node's cap) */
   memory_bytes?: number;
-  /** CPU time per call, in milliseconds. @default 50 */
+  /**
+   * CPU time per call, in milliseconds of the reference machine: the call's fuel budget is this times
+   * the node's fuel per millisecond (docs/abi.md, "Deadline").
+   * @default 50
+   */
   deadline_ms?: number;
 }
 

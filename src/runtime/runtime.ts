@@ -3,6 +3,7 @@
  */
 import { CAPABILITIES, DEFAULT_DEADLINE_MS, DEFAULT_MAX_DEADLINE_MS, DEFAULT_MEMORY_CAP_BYTES, type Capability } from './abi.js';
 import { ModuleLoadError } from './errors.js';
+import { DEFAULT_BACKSTOP_FACTOR, DEFAULT_FUEL_PER_MS, MIN_BACKSTOP_MS } from './fuel.js';
 import { GuestModule, type CallReport } from './guest-module.js';
 import { instrumentModule, type ModuleInfo } from './instrument.js';
 import { TrustedKeys, verifyBundle, type ModuleBundle } from './manifest.js';
@@ -20,6 +21,20 @@ export interface RuntimeOptions {
    * @default 1000
    */
   maxDeadlineMs?: number;
+  /**
+   * Fuel (instructions, and the host's fixed costs for host calls) per millisecond of deadline: a call
+   * may use its deadline times this, however busy the machine. Calibrated on an x86-64 core, where
+   * the aggregator runs about this many a millisecond.
+   * @default 20000000
+   */
+  fuelPerMs?: number;
+  /**
+   * The wall-clock backstop, as a multiple of the deadline (and never under 2 s): a call still running
+   * after this long is stopped whatever fuel it has left. Far above what valid work needs, even on a
+   * busy machine; it is there for work the fuel undercounts (slow store calls, bulk memory).
+   * @default 10
+   */
+  backstopFactor?: number;
   /** Wall clock handed to guests, in milliseconds. @default Date.now */
   now?: () => number;
   /** Guest log lines. @default ignore */
@@ -47,11 +62,15 @@ export class Runtime {
   private readonly compiled = new Map<string, Promise<Compiled>>();
   readonly memoryCapBytes: number;
   readonly maxDeadlineMs: number;
+  readonly fuelPerMs: number;
+  readonly backstopFactor: number;
 
   constructor(private readonly options: RuntimeOptions) {
     this.trusted = options.trustedKeys instanceof TrustedKeys ? options.trustedKeys : new TrustedKeys(options.trustedKeys);
     this.memoryCapBytes = options.memoryCapBytes ?? DEFAULT_MEMORY_CAP_BYTES;
     this.maxDeadlineMs = options.maxDeadlineMs ?? DEFAULT_MAX_DEADLINE_MS;
+    this.fuelPerMs = options.fuelPerMs ?? DEFAULT_FUEL_PER_MS;
+    this.backstopFactor = options.backstopFactor ?? DEFAULT_BACKSTOP_FACTOR;
   }
 
   get trustedKeys(): TrustedKeys {
@@ -76,6 +95,7 @@ export class Runtime {
       if (!(CAPABILITIES as readonly string[]).includes(g)) throw new Error(`unknown capability ${g}`);
     }
     const granted = new Set(manifest.capabilities.filter((c) => grants.has(c)));
+    const deadlineMs = Math.min(manifest.limits.deadline_ms ?? DEFAULT_DEADLINE_MS, this.maxDeadlineMs);
     return new GuestModule({
       manifest,
       info,
@@ -83,7 +103,9 @@ export class Runtime {
       store: this.options.store,
       granted,
       config: new Map(Object.entries(options.config ?? {})),
-      deadlineMs: Math.min(manifest.limits.deadline_ms ?? DEFAULT_DEADLINE_MS, this.maxDeadlineMs),
+      deadlineMs,
+      fuelBudget: deadlineMs * this.fuelPerMs,
+      backstopMs: Math.max(deadlineMs * this.backstopFactor, MIN_BACKSTOP_MS),
       now: this.options.now ?? Date.now,
       onLog: this.options.onLog ?? (() => {}),
       onMetric: this.options.onMetric ?? (() => {}),

@@ -3,6 +3,8 @@
  * Just what the loader's validator and instrumenter need; see the core spec, section 5 "Binary Format".
  */
 
+const NAME_DECODER = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 export class WasmFormatError extends Error {
   override name = 'WasmFormatError';
 }
@@ -84,9 +86,14 @@ export class ByteReader {
     return out;
   }
 
+  /** A name as text. A leading U+FEFF is part of the name, not a byte-order mark to strip. */
   name(): string {
-    const len = this.u32();
-    return new TextDecoder('utf-8', { fatal: true }).decode(this.bytesOf(len));
+    return NAME_DECODER.decode(this.nameBytes());
+  }
+
+  /** A name's bytes (without its length), for copying it unchanged. */
+  nameBytes(): Uint8Array {
+    return this.bytesOf(this.u32());
   }
 }
 

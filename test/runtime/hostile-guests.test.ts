@@ -3,7 +3,9 @@
  * host call returns its ABI error), nothing the call wrote is kept, and the node keeps serving.
  */
 import { describe, expect, it } from 'vitest';
-import { ABI_ERROR, GuestCallError, MemoryStore, ModuleLoadError, type GuestModule } from '../../src/runtime/index.js';
+import { ABI_ERROR, DEFAULT_FUEL_PER_MS, GuestCallError, MemoryStore, ModuleLoadError, type CallReport, type GuestModule } from '../../src/runtime/index.js';
+import { HOST_FUEL } from '../../src/runtime/fuel.js';
+import { rejectionOf, thrownBy } from '../helpers/errors.js';
 import { get, hostileWasm, i32s, loadWasm, testRuntime, wat } from '../helpers/guests.js';
 
 /** A tiny well-behaved guest used to show the node still serves after a hostile call. */
@@ -16,22 +18,15 @@ const HEALTHY = wat(`(module
     (i32.store16 (i32.const 6) (i32.const 0))
     (i32.const 0)))`);
 
-async function expectCallError(mod: GuestModule, path: string, code: string): Promise<void> {
-  let caught: unknown;
-  try {
-    mod.invokeHttp(get(path));
-  } catch (error) {
-    caught = error;
-  }
+async function expectCallError(mod: GuestModule, path: string, code: string): Promise<GuestCallError> {
+  const caught = thrownBy(() => mod.invokeHttp(get(path)));
   expect(caught).toBeInstanceOf(GuestCallError);
   expect((caught as GuestCallError).code).toBe(code);
+  return caught as GuestCallError;
 }
 
 async function expectLoadError(wasm: Uint8Array, code: string, options: Parameters<typeof loadWasm>[1] = {}): Promise<ModuleLoadError> {
-  const error = await loadWasm(wasm, options).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
+  const error = await rejectionOf(loadWasm(wasm, options));
   expect(error).toBeInstanceOf(ModuleLoadError);
   expect((error as ModuleLoadError).code).toBe(code);
   expect((error as ModuleLoadError).message).toContain('fix:');
@@ -43,35 +38,87 @@ async function stillServes(runtimeStore: MemoryStore): Promise<void> {
   expect(healthy.invokeHttp(get('/')).status).toBe(200);
 }
 
+/** Loops forever over a 1 MiB memory.fill: few instructions, much work. */
+const FILL_LOOP = wat(`(module
+  (memory (export "memory") 16 16)
+  (func (export "ea_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "ea_on_http") (param i32 i32) (result i32)
+    (loop $forever (memory.fill (i32.const 0) (i32.const 7) (i32.const 1048576)) (br $forever))
+    (i32.const 0)))`);
+
+/** Calls clock_now_ms 1,000 times and answers 204. */
+const CLOCK_CALLS = wat(`(module
+  (import "ea" "clock_now_ms" (func $now (result f64)))
+  (memory (export "memory") 1 1)
+  (func (export "ea_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "ea_on_http") (param i32 i32) (result i32) (local $i i32)
+    (loop $l (drop (call $now)) (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 1000))))
+    (i32.store (i32.const 0) (i32.const 4))
+    (i32.store16 (i32.const 4) (i32.const 204))
+    (i32.store16 (i32.const 6) (i32.const 0))
+    (i32.const 0)))`);
+
 describe('CPU deadline', () => {
-  it('stops an infinite loop at its deadline, and the same module serves again', async () => {
+  // A backstop far away, so that a busy machine cannot make the wall clock stop these first.
+  const fuelOnly = () => testRuntime({ backstopFactor: 1000 });
+
+  it('stops an infinite loop when its fuel runs out, and the same module serves again', async () => {
     const store = new MemoryStore();
-    const mod = await loadWasm(hostileWasm('infinite-loop'), { store, capabilities: [], limits: { deadline_ms: 20 } });
+    const reports: CallReport[] = [];
+    const runtime = testRuntime({ store, backstopFactor: 1000, onCall: (r) => reports.push(r) });
+    const mod = await loadWasm(hostileWasm('infinite-loop'), { runtime, capabilities: [], limits: { deadline_ms: 20 } });
     const started = performance.now();
-    await expectCallError(mod, '/', 'deadline_exceeded');
-    const elapsed = performance.now() - started;
-    expect(elapsed).toBeGreaterThanOrEqual(20);
-    expect(elapsed).toBeLessThan(1000);
+    const error = await expectCallError(mod, '/', 'deadline_exceeded');
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(error.limit).toBe('fuel');
+    expect(error.message).toContain('CPU budget');
+    expect(reports[0]!.fuelUsed).toBeGreaterThan(20 * DEFAULT_FUEL_PER_MS);
     await expectCallError(mod, '/', 'deadline_exceeded');
     await stillServes(store);
   });
 
   it('stops exponential recursion that has no loop instruction', async () => {
-    const mod = await loadWasm(hostileWasm('recursion-no-loop'), { capabilities: [], limits: { deadline_ms: 20 } });
-    await expectCallError(mod, '/', 'deadline_exceeded');
+    const mod = await loadWasm(hostileWasm('recursion-no-loop'), { runtime: fuelOnly(), capabilities: [], limits: { deadline_ms: 20 } });
+    expect((await expectCallError(mod, '/', 'deadline_exceeded')).limit).toBe('fuel');
   });
 
   it('stops a start function that never returns', async () => {
-    const mod = await loadWasm(hostileWasm('start-loop'), { capabilities: [], limits: { deadline_ms: 20 } });
-    await expectCallError(mod, '/', 'deadline_exceeded');
+    const mod = await loadWasm(hostileWasm('start-loop'), { runtime: fuelOnly(), capabilities: [], limits: { deadline_ms: 20 } });
+    expect((await expectCallError(mod, '/', 'deadline_exceeded')).limit).toBe('fuel');
+  });
+
+  it('charges bulk memory by its length: a loop of large fills is stopped by its fuel', async () => {
+    const mod = await loadWasm(FILL_LOOP, { runtime: fuelOnly(), capabilities: [], limits: { deadline_ms: 20 } });
+    expect((await expectCallError(mod, '/', 'deadline_exceeded')).limit).toBe('fuel');
+  });
+
+  it('charges host calls', async () => {
+    const reports: CallReport[] = [];
+    const mod = await loadWasm(CLOCK_CALLS, { capabilities: ['clock'], onCall: (r) => reports.push(r) });
+    expect(mod.invokeHttp(get('/')).status).toBe(204);
+    expect(reports[0]!.fuelUsed).toBeGreaterThan(1000 * HOST_FUEL.call);
+  });
+
+  it('stops what the fuel undercounts at the wall-clock backstop', async () => {
+    const runtime = testRuntime({ fuelPerMs: 1e12 });
+    const mod = await loadWasm(hostileWasm('infinite-loop'), { runtime, capabilities: [], limits: { deadline_ms: 20 } });
+    const started = performance.now();
+    const error = await expectCallError(mod, '/', 'deadline_exceeded');
+    const elapsed = performance.now() - started;
+    expect(error.limit).toBe('wall_clock');
+    expect(error.message).toContain('2000 ms wall-clock backstop');
+    expect(elapsed).toBeGreaterThanOrEqual(2000); // 10 times the deadline, but never under 2 s
+    expect(elapsed).toBeLessThan(4000);
   });
 
   it('never grants more than the node maximum, whatever the manifest asks', async () => {
     const runtime = testRuntime({ maxDeadlineMs: 10 });
     const mod = await loadWasm(hostileWasm('infinite-loop'), { runtime, capabilities: [], limits: { deadline_ms: 10_000 } });
     const started = performance.now();
-    await expectCallError(mod, '/', 'deadline_exceeded');
+    const error = await expectCallError(mod, '/', 'deadline_exceeded');
     expect(performance.now() - started).toBeLessThan(1000);
+    expect(error.message).toContain(`${10 * DEFAULT_FUEL_PER_MS} fuel`);
   });
 });
 

@@ -11,6 +11,7 @@ import {
 } from '../../src/runtime/index.js';
 import { signedMessage, type Manifest } from '../../src/runtime/manifest.js';
 import { sign, createPrivateKey } from 'node:crypto';
+import { rejectionOf } from '../helpers/errors.js';
 import { testKey, wat } from '../helpers/guests.js';
 
 const GUEST = wat(`(module
@@ -34,7 +35,7 @@ function bundle(wasm = GUEST, manifest = MANIFEST, key = testKey.privateKeyPem):
 }
 
 async function refusal(b: ModuleBundle): Promise<ModuleLoadError> {
-  const error = await runtime().load(b).then(() => undefined, (e: unknown) => e);
+  const error = await rejectionOf(runtime().load(b));
   expect(error).toBeInstanceOf(ModuleLoadError);
   return error as ModuleLoadError;
 }
