@@ -59,10 +59,31 @@ class Reader {
 }
 
 /** Writes the R object of a region. */
-function writeRegion(w: JsonWriter, regionPtr: usize, regionLen: i32, a: Acc): void {
+/** The range a ranged read covered, after rounding outward to whole buckets; NaN: open on that side. */
+class RangeUsed {
+  constructor(
+    public from: f64,
+    public to: f64,
+  ) {}
+}
+
+function writeRange(w: JsonWriter, range: RangeUsed): void {
+  if (isNaN(range.from)) w.keyNull("from");
+  else w.keyNumber("from", range.from);
+  if (isNaN(range.to)) w.keyNull("to");
+  else w.keyNumber("to", range.to);
+}
+
+/** `from` rounded down and `to` rounded up to multiples of `size`: any millisecond is accepted. */
+function roundOutward(from: Param, to: Param, size: f64): RangeUsed {
+  return new RangeUsed(from.present ? Math.floor(from.value / size) * size : NaN, to.present ? Math.ceil(to.value / size) * size : NaN);
+}
+
+function writeRegion(w: JsonWriter, regionPtr: usize, regionLen: i32, a: Acc, range: RangeUsed | null = null): void {
   w.beginObject();
   w.key("region");
   w.stringBytes(regionPtr, regionLen);
+  if (range != null) writeRange(w, range!);
   w.keyUint("count", a.count);
   if (a.count == 0) {
     w.keyNumber("sum", 0);
@@ -247,11 +268,6 @@ function parseParam(valuePtr: usize, valueLen: i32, name: string, out: Param): v
   out.value = x;
 }
 
-/** Whether the integer x (0 <= x < 2^53) is a multiple of size. */
-function multipleOf(x: f64, size: f64): bool {
-  return <i64>x % <i64>size == 0;
-}
-
 class RangeQuery {
   from: Param = new Param();
   to: Param = new Param();
@@ -306,9 +322,8 @@ export function getRegion(req: Request, regionPtr: usize, regionLen: i32): Respo
   if (q.error.length > 0) return invalidQuery(q.error);
   const from = q.from;
   const to = q.to;
-  if (from.present && !multipleOf(from.value, MINUTE_MS)) return invalidQuery("from must be a whole minute (a multiple of 60000)");
-  if (to.present && !multipleOf(to.value, MINUTE_MS)) return invalidQuery("to must be a whole minute (a multiple of 60000)");
   if (from.present && to.present && from.value > to.value) return invalidQuery("from must not be after to");
+  const range = roundOutward(from, to, MINUTE_MS);
   if (!validRegion(regionPtr, regionLen)) return notFound("no such region");
   const rd = new Reader();
   const total = new Acc();
@@ -321,8 +336,8 @@ export function getRegion(req: Request, regionPtr: usize, regionLen: i32): Respo
     return Response.json(200, w);
   }
   // Minutes [m0, m1) asked for, intersected with the minutes that hold data.
-  let m0 = from.present ? from.value / MINUTE_MS : 0;
-  let m1 = to.present ? to.value / MINUTE_MS : Infinity;
+  let m0 = from.present ? range.from / MINUTE_MS : 0;
+  let m1 = to.present ? range.to / MINUTE_MS : Infinity;
   const first = Math.floor(<f64>total.firstTime / MINUTE_MS);
   const last = Math.floor(<f64>total.lastTime / MINUTE_MS) + 1;
   const acc = new Acc();
@@ -345,7 +360,7 @@ export function getRegion(req: Request, regionPtr: usize, regionLen: i32): Respo
     }
   }
   if (failure != AbiError.NONE) return hostFailure(failure, failedCapability);
-  writeRegion(w, regionPtr, regionLen, acc);
+  writeRegion(w, regionPtr, regionLen, acc, range);
   return Response.json(200, w);
 }
 
@@ -356,14 +371,12 @@ export function getSeries(req: Request, regionPtr: usize, regionLen: i32): Respo
   if (q.bucket == 0) return invalidQuery("bucket is required: 1m or 1h");
   if (q.bucket < 0) return invalidQuery("bucket must be 1m or 1h");
   const size = q.bucket == 1 ? MINUTE_MS : HOUR_MS;
-  const sizeName = q.bucket == 1 ? "60000 (1m)" : "3600000 (1h)";
   const from = q.from;
   const to = q.to;
-  if (from.present && !multipleOf(from.value, size)) return invalidQuery("from must be a multiple of the bucket size " + sizeName);
-  if (to.present && !multipleOf(to.value, size)) return invalidQuery("to must be a multiple of the bucket size " + sizeName);
+  const asked = roundOutward(from, to, size);
   let end: f64;
   if (to.present) {
-    end = to.value;
+    end = asked.to;
   } else {
     const now = clock.nowMs();
     if (now < 0) return hostFailure(<i32>now, "clock");
@@ -371,7 +384,7 @@ export function getSeries(req: Request, regionPtr: usize, regionLen: i32): Respo
   }
   let start: f64;
   if (from.present) {
-    start = from.value;
+    start = asked.from;
   } else {
     start = end - (q.bucket == 1 ? 60 : 24) * size;
     if (start < 0) start = 0;
@@ -391,6 +404,7 @@ export function getSeries(req: Request, regionPtr: usize, regionLen: i32): Respo
   w.key("region");
   w.stringBytes(regionPtr, regionLen);
   w.keyString("bucket", q.bucket == 1 ? "1m" : "1h");
+  writeRange(w, new RangeUsed(start, end));
   w.key("buckets");
   w.beginArray();
   // Only buckets that can hold data: those between the region's first and last reading.

@@ -394,7 +394,7 @@ describe('GET /v1/regions/{region}', () => {
     spread.push(reading({ device_id: `d${i % 7}`, timestamp: start + i * 61_123, temperature_c: ((i * 37) % 101) / 4 - 5 }));
   }
 
-  it('answers over all time, or over [from, to) in whole minutes', async () => {
+  it('answers over all time, or over [from, to) rounded outward to whole minutes, and says which range', async () => {
     const n = await node();
     n.post(spread);
     expectAggregate(n.region('lab'), 'lab', spread);
@@ -412,14 +412,21 @@ describe('GET /v1/regions/{region}', () => {
     for (const [from, to] of ranges) {
       const q = [from !== undefined ? `from=${from}` : '', to !== undefined ? `to=${to}` : ''].filter(Boolean).join('&');
       const inRange = spread.filter((r) => (from === undefined || r.timestamp >= from) && (to === undefined || r.timestamp < to));
-      expectAggregate(n.region('lab', q), 'lab', inRange);
+      const got = n.region('lab', q) as Aggregate & { from: number | null; to: number | null };
+      expectAggregate(got, 'lab', inRange);
+      expect([got.from, got.to]).toEqual([from ?? null, to ?? null]);
     }
+    // Any millisecond is accepted: from rounds down, to rounds up, to whole minutes (as Prometheus and
+    // InfluxDB users expect), and the answer says which range it covered.
+    const odd = n.region('lab', `from=${start + 7 * MINUTE + 1}&to=${start + 2 * HOUR + 13 * MINUTE - 1}`) as Aggregate & { from: number; to: number };
+    expect([odd.from, odd.to]).toEqual([start + 7 * MINUTE, start + 2 * HOUR + 13 * MINUTE]);
+    expectAggregate(odd, 'lab', spread.filter((r) => r.timestamp >= start + 7 * MINUTE && r.timestamp < start + 2 * HOUR + 13 * MINUTE));
   });
 
   it('refuses bad ranges with invalid_query', async () => {
     const n = await node();
     n.post(spread);
-    for (const q of ['from=1', 'to=60001', 'from=abc', 'from=', 'to=-60000', 'from=120000&to=60000', 'from=60000&from=60000', 'to=1e6', 'from=99999999999999999999']) {
+    for (const q of ['from=abc', 'from=', 'to=-60000', 'from=120000&to=60000', 'from=60001&to=60000', 'from=60000&from=60000', 'to=1e6', 'from=99999999999999999999']) {
       const res = n.get(`/v1/regions/lab?${q}`);
       expect(res.status, q).toBe(400);
       expect(res.json.error.code).toBe('invalid_query');
@@ -436,8 +443,9 @@ describe('GET /v1/regions/{region}', () => {
     expect(res.status).toBe(404);
     expect(res.json.error.code).toBe('not_found');
     expect(n.get('/v1/regions/bad%20name').status).toBe(404);
-    expect(n.region('lab', `to=${Math.floor(NOW / MINUTE) * MINUTE - DAY}`)).toEqual({
-      region: 'lab', count: 0, sum: 0, mean: null, min: null, max: null, last: null, p50: null, p90: null, p99: null,
+    const before = Math.floor(NOW / MINUTE) * MINUTE - DAY;
+    expect(n.region('lab', `to=${before}`)).toEqual({
+      region: 'lab', from: null, to: before, count: 0, sum: 0, mean: null, min: null, max: null, last: null, p50: null, p90: null, p99: null,
     });
   });
 });
@@ -455,7 +463,7 @@ describe('GET /v1/regions/{region}/series', () => {
       const o = oracle('lab', readings.filter((r) => r.timestamp >= b && r.timestamp < b + size));
       if (o.count > 0) want.push({ start: b, count: o.count, sum: o.sum, mean: o.mean!, min: o.min!, max: o.max! });
     }
-    expect(res.json).toEqual({ region: 'lab', bucket: size === MINUTE ? '1m' : '1h', buckets: want });
+    expect(res.json).toEqual({ region: 'lab', bucket: size === MINUTE ? '1m' : '1h', from, to, buckets: want });
   }
 
   it('lists the non-empty buckets of [from, to), ascending', async () => {
@@ -464,6 +472,9 @@ describe('GET /v1/regions/{region}/series', () => {
     expectSeries(n, `bucket=1m&from=${start}&to=${start + 3 * HOUR}`, MINUTE, start, start + 3 * HOUR);
     expectSeries(n, `bucket=1m&from=${start + 10 * MINUTE}&to=${start + 11 * MINUTE}`, MINUTE, start + 10 * MINUTE, start + 11 * MINUTE);
     expectSeries(n, `bucket=1h&from=${start - HOUR}&to=${start + 4 * HOUR}`, HOUR, start - HOUR, start + 4 * HOUR);
+    // Bounds off the bucket grid round outward to whole buckets.
+    expectSeries(n, `bucket=1m&from=${start + 10 * MINUTE + 59_999}&to=${start + 20 * MINUTE + 1}`, MINUTE, start + 10 * MINUTE, start + 21 * MINUTE);
+    expectSeries(n, `bucket=1h&from=${start + MINUTE}&to=${start + HOUR + 1}`, HOUR, start, start + 2 * HOUR);
   });
 
   it('defaults to the last 60 minutes or 24 hours up to the end of the current bucket', async () => {
@@ -480,7 +491,7 @@ describe('GET /v1/regions/{region}/series', () => {
   it('refuses a missing or bad bucket, bad bounds and ranges over 10,000 buckets', async () => {
     const n = await node();
     n.post(readings);
-    for (const q of ['', 'bucket=5m', 'bucket=1m&bucket=1h', `bucket=1h&from=${start + MINUTE}`, `bucket=1m&to=${start + 1}`, `bucket=1m&from=${start + MINUTE}&to=${start}`]) {
+    for (const q of ['', 'bucket=5m', 'bucket=1m&bucket=1h', `bucket=1h&from=x`, `bucket=1m&to=-1`, `bucket=1m&from=${start + MINUTE}&to=${start}`]) {
       const res = n.get(`/v1/regions/lab/series?${q}`);
       expect(res.status, q).toBe(400);
       expect(res.json.error.code).toBe('invalid_query');

@@ -55,9 +55,15 @@ async function rig(path: string, foldDelayMs: number, journal?: (store: SqliteSt
     const regions = (JSON.parse(Buffer.from(res.body).toString('utf8')) as { regions: Array<{ region: string; count: number }> }).regions;
     return Object.fromEntries(regions.map((r) => [r.region, r.count]));
   };
-  /** Every aggregate record, as stored (no fold first). */
+  /**
+   * Every aggregate record, as stored (no fold first). The region registry (`#regions` and `r<region>`,
+   * guests/aggregator/registry.ts) is written when a reading is appended, not by the fold: left out.
+   */
   const kvDump = (): string[] =>
-    store.kvList(module.namespace, new Uint8Array(0), undefined, 1_000_000).map((k) => `${Buffer.from(k).toString('hex')}=${Buffer.from(store.kvGet(module.namespace, k)!).toString('hex')}`);
+    store
+      .kvList(module.namespace, new Uint8Array(0), undefined, 1_000_000)
+      .filter((k) => k[0] !== 0x23 /* # */ && k[0] !== 0x72 /* r */)
+      .map((k) => `${Buffer.from(k).toString('hex')}=${Buffer.from(store.kvGet(module.namespace, k)!).toString('hex')}`);
   /** A crash: the process is gone, nothing drained or folded; only what was committed remains. */
   const crash = () => store.close();
   return { store, module, pipeline, post, counts, kvDump, crash, folded, failures, journal: () => store.foldJournal(STREAM).load() };
