@@ -317,13 +317,20 @@ export async function buildGuests({ force = false, only = [], log = () => {} } =
   return artifacts;
 }
 
-if (process.argv[1] && pathToFileURL(resolve(process.argv[1])).href === import.meta.url) {
+/**
+ * Runs `build` when the module at `url` is the script node was started with: `[--force] [--verbose] [NAME...]`,
+ * quiet unless --verbose, exit 1 with the message on failure.
+ */
+export function runAsScript(url, build) {
+  if (!process.argv[1] || pathToFileURL(resolve(process.argv[1])).href !== url) return;
   const args = process.argv.slice(2);
   const force = args.includes('--force');
   const log = args.includes('--verbose') ? console.log : undefined;
   const only = args.filter((a) => !a.startsWith('--'));
-  buildGuests({ force, only, log }).catch((err) => {
+  build({ force, only, log }).catch((err) => {
     console.error(err.message ?? err);
     process.exit(1);
   });
 }
+
+runAsScript(import.meta.url, buildGuests);

@@ -24,8 +24,8 @@ import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { basename, join, relative, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { GUESTS_DIR, MAXIMUM_PAGES, OUT_DIR, ROOT, TEST_OUT_DIR, checkModuleShape } from './build-guests.mjs';
+import { fileURLToPath } from 'node:url';
+import { GUESTS_DIR, MAXIMUM_PAGES, OUT_DIR, ROOT, TEST_OUT_DIR, checkModuleShape, runAsScript } from './build-guests.mjs';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const RUST_SDK_DIR = join(GUESTS_DIR, 'rust');
@@ -204,13 +204,4 @@ export async function buildNativeGuests({ force = false, only = [], log = () => 
   return artifacts;
 }
 
-if (process.argv[1] && pathToFileURL(resolve(process.argv[1])).href === import.meta.url) {
-  const args = process.argv.slice(2);
-  const force = args.includes('--force');
-  const log = args.includes('--verbose') ? console.log : undefined;
-  const only = args.filter((a) => !a.startsWith('--'));
-  buildNativeGuests({ force, only, log }).catch((err) => {
-    console.error(err.message ?? err);
-    process.exit(1);
-  });
-}
+runAsScript(import.meta.url, buildNativeGuests);

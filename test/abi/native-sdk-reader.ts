@@ -12,7 +12,7 @@
  *   an `export_name` (or a macro that expands to one).
  */
 import type { SdkLayout } from './abi-agreement.js';
-import { wasmType, type SdkAbi, type SdkConstant, type SdkGroup, type SourceFile, type WasmType } from './sdk-abi-reader.js';
+import { blankComments, wasmType, type SdkAbi, type SdkConstant, type SdkGroup, type SourceFile, type WasmType } from './sdk-abi-reader.js';
 
 export const RUST_SDK_DIR = 'guests/rust/src';
 export const C_SDK_FILE = 'guests/c/ea_guest.h';
@@ -56,36 +56,18 @@ export const C_LAYOUT: SdkLayout = {
  * literals (`'"'`, `b'\\'`), which are told apart from Rust lifetimes (`'a`) by their closing quote.
  */
 export function stripCode(text: string): string {
-  let out = '';
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (c === '"') {
+  return blankComments(text, (t, i) => {
+    if (t[i] === '"') {
       let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
-      out += text.slice(i, j + 1);
-      i = j + 1;
-    } else if (c === "'") {
-      const char = /^'(?:\\u\{[0-9a-fA-F]+\}|\\.|[^\\'\n])'/.exec(text.slice(i, i + 12));
-      const n = char ? char[0].length : 1;
-      out += text.slice(i, i + n);
-      i += n;
-    } else if (text.startsWith('//', i)) {
-      const end = text.indexOf('\n', i);
-      const stop = end < 0 ? text.length : end;
-      out += ' '.repeat(stop - i);
-      i = stop;
-    } else if (text.startsWith('/*', i)) {
-      const end = text.indexOf('*/', i + 2);
-      const stop = end < 0 ? text.length : end + 2;
-      out += text.slice(i, stop).replace(/[^\n]/g, ' ');
-      i = stop;
-    } else {
-      out += c;
-      i++;
+      while (j < t.length && t[j] !== '"') j += t[j] === '\\' ? 2 : 1;
+      return j + 1;
     }
-  }
-  return out;
+    if (t[i] === "'") {
+      const char = /^'(?:\\u\{[0-9a-fA-F]+\}|\\.|[^\\'\n])'/.exec(t.slice(i, i + 12));
+      return i + (char ? char[0].length : 1);
+    }
+    return undefined;
+  });
 }
 
 /** The index just after the brace that closes the one at `open` (in stripped text). */

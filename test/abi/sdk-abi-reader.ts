@@ -66,32 +66,40 @@ export function wasmType(type: string): WasmType {
   return WASM_TYPES[type] ?? type;
 }
 
-/** The source with comments replaced by spaces (offsets kept), string literals left as they are. */
-export function stripComments(text: string): string {
+/**
+ * The source with comments replaced by spaces (offsets kept). `literalEnd` says where a string or character
+ * literal starting at `i` ends (undefined: none starts there); literals are kept as they are, comments
+ * inside them included.
+ */
+export function blankComments(text: string, literalEnd: (text: string, i: number) => number | undefined): string {
   let out = '';
   let i = 0;
   while (i < text.length) {
-    const c = text[i]!;
-    if (c === '"' || c === "'" || c === '`') {
-      const end = stringEnd(text, i);
+    const end = literalEnd(text, i);
+    if (end !== undefined) {
       out += text.slice(i, end);
       i = end;
     } else if (text.startsWith('//', i)) {
-      const end = text.indexOf('\n', i);
-      const stop = end < 0 ? text.length : end;
+      const lineEnd = text.indexOf('\n', i);
+      const stop = lineEnd < 0 ? text.length : lineEnd;
       out += ' '.repeat(stop - i);
       i = stop;
     } else if (text.startsWith('/*', i)) {
-      const end = text.indexOf('*/', i + 2);
-      const stop = end < 0 ? text.length : end + 2;
+      const close = text.indexOf('*/', i + 2);
+      const stop = close < 0 ? text.length : close + 2;
       out += text.slice(i, stop).replace(/[^\n]/g, ' ');
       i = stop;
     } else {
-      out += c;
+      out += text[i]!;
       i++;
     }
   }
   return out;
+}
+
+/** The source with comments replaced by spaces (offsets kept), string literals left as they are. */
+export function stripComments(text: string): string {
+  return blankComments(text, (t, i) => (t[i] === '"' || t[i] === "'" || t[i] === '`' ? stringEnd(t, i) : undefined));
 }
 
 function stringEnd(text: string, start: number): number {
