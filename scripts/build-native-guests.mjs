@@ -23,7 +23,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { basename, join, relative, resolve } from 'node:path';
+import { basename, delimiter, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GUESTS_DIR, MAXIMUM_PAGES, OUT_DIR, ROOT, TEST_OUT_DIR, checkModuleShape, runAsScript } from './build-guests.mjs';
 
@@ -88,9 +88,19 @@ export function cGuestArgs(sources, outFile) {
   ];
 }
 
+/**
+ * The environment the toolchains run in. clang runs any `wasm-opt` it finds on PATH after linking, and npm puts
+ * node_modules/.bin first on PATH in its scripts, where binaryen's (AssemblyScript's) wasm-opt then rejects
+ * the bulk-memory instructions clang emitted: the build must not depend on how it was started.
+ */
+function toolchainEnv() {
+  const path = (process.env.PATH ?? '').split(delimiter).filter((dir) => !dir.includes(`node_modules${sep}.bin`));
+  return { ...process.env, PATH: path.join(delimiter) };
+}
+
 async function run(command, args) {
   try {
-    await promisify(execFile)(command, args, { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+    await promisify(execFile)(command, args, { cwd: ROOT, maxBuffer: 16 * 1024 * 1024, env: toolchainEnv() });
   } catch (error) {
     if (error.code === 'ENOENT') {
       throw new Error(`${command} not found: install the guest toolchains (scripts/install-system-deps.sh: Debian's rustc, libstd-rust-dev-wasm32, lld, clang)`, { cause: error });
