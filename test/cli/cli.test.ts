@@ -104,7 +104,7 @@ describe('settings: flag, then environment, then config file, then default', () 
   });
 
   it('refuses bad values and unknown keys, naming them', () => {
-    expect(() => resolveSettings({ port: 'eighty' }, {})).toThrow(/--port: port must be a non-negative integer/);
+    expect(() => resolveSettings({ port: 'eighty' }, {})).toThrow(/--port: port must be a whole number from 0 to 65535/);
     expect(() => resolveSettings({}, { EDGEAGG_AUTH: 'maybe' })).toThrow(/EDGEAGG_AUTH: auth must be true or false/);
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ prot: 1 }));
     expect(() => resolveSettings({}, {}, join(dir, 'bad.json'))).toThrow(SettingsError);
