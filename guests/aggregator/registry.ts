@@ -19,6 +19,8 @@ const KIND_REGISTERED: u32 = 0x72; // "r"
 const COUNT_KEY: usize = memory.data<u8>([0x23, 0x72, 0x65, 0x67, 0x69, 0x6f, 0x6e, 0x73]);
 const COUNT_KEY_LEN: i32 = 8;
 const REGISTERED: usize = memory.data<u8>([1]);
+/** Regions remembered as known within one call. */
+const KNOWN_SLOTS: i32 = 32;
 
 /** What admit() found. */
 export const ADMIT_KNOWN: i32 = 0;
@@ -31,13 +33,18 @@ export class Registry {
   /** Registered regions, once read (-1: not yet). */
   private count: f64 = -1;
   private countChanged: bool = false;
-  // The last region found known: a batch usually holds few regions, in runs.
-  private last: ByteBuffer = new ByteBuffer(64);
+  // Regions this call found known: a batch usually holds a few regions, interleaved, and a host lookup
+  // costs far more than comparing with a few dozen names (a batch of 100 over 10 regions: 10 lookups, not 100).
+  private known: Array<ByteBuffer> = [];
+  private nextSlot: i32 = 0;
 
   /** Whether a reading of this region may be appended: ADMIT_* or a negative AbiError code. */
   admit(ptr: usize, len: i32, max: f64): i32 {
-    const last = this.last;
-    if (last.len == len && memory.compare(last.ptr, ptr, <usize>len) == 0) return ADMIT_KNOWN;
+    const known = this.known;
+    for (let i = 0; i < known.length; i++) {
+      const k = unchecked(known[i]);
+      if (k.len == len && memory.compare(k.ptr, ptr, <usize>len) == 0) return ADMIT_KNOWN;
+    }
     let r = this.exists(KIND_REGISTERED, ptr, len);
     if (r == 0) r = this.exists(KIND_TOTAL, ptr, len);
     if (r < 0) return r;
@@ -75,8 +82,16 @@ export class Registry {
   }
 
   private remember(ptr: usize, len: i32): void {
-    this.last.reset();
-    this.last.bytes(ptr, len);
+    let slot: ByteBuffer;
+    if (this.known.length < KNOWN_SLOTS) {
+      slot = new ByteBuffer(64);
+      this.known.push(slot);
+    } else {
+      slot = unchecked(this.known[this.nextSlot]);
+      this.nextSlot = (this.nextSlot + 1) % KNOWN_SLOTS;
+    }
+    slot.reset();
+    slot.bytes(ptr, len);
   }
 
   private setKey(kind: u32, ptr: usize, len: i32): void {
