@@ -12,7 +12,7 @@
  *   an `export_name` (or a macro that expands to one).
  */
 import type { SdkLayout } from './abi-agreement.js';
-import { blankComments, wasmType, type SdkAbi, type SdkConstant, type SdkGroup, type SourceFile, type WasmType } from './sdk-abi-reader.js';
+import { blankComments, enumMembers, wasmType, type SdkAbi, type SdkGroup, type SourceFile, type WasmType } from './sdk-abi-reader.js';
 
 export const RUST_SDK_DIR = 'guests/rust/src';
 export const C_SDK_FILE = 'guests/c/ea_guest.h';
@@ -90,21 +90,6 @@ function closingBrace(text: string, open: number, path: string): number {
 function integer(source: string): number | undefined {
   const s = source.trim();
   return /^-?(0|[1-9]\d*)$/.test(s) ? Number(s) : undefined;
-}
-
-function enumMembers(body: string, file: string, prefix = ''): SdkConstant[] {
-  let next = 0;
-  return body
-    .split(',')
-    .map((m) => m.trim())
-    .filter((m) => m.length > 0)
-    .map((m) => {
-      const [raw, source] = m.split('=').map((s) => s.trim());
-      const value = source === undefined ? next : integer(source);
-      next = (value ?? Number.NaN) + 1;
-      const name = raw!.startsWith(prefix) ? raw!.slice(prefix.length) : raw!;
-      return { name, source: source ?? String(value), value, file };
-    });
 }
 
 /** Blanks the bodies of `ranges` out of `text` (offsets kept). */

@@ -149,17 +149,19 @@ function constants(text: string, file: string): SdkConstant[] {
   return [...text.matchAll(CONST)].map((m) => ({ name: m[1]!, source: m[2]!.trim(), value: integer(m[2]!), file }));
 }
 
-function enumMembers(body: string, file: string): SdkConstant[] {
+/** The members of an enum body (`A = 1, B, C = 7`), numbered as C, Rust and AssemblyScript number them; `prefix` is cut from names. */
+export function enumMembers(body: string, file: string, prefix = ''): SdkConstant[] {
   let next = 0;
   return body
     .split(',')
     .map((m) => m.trim())
     .filter((m) => m.length > 0)
     .map((m) => {
-      const [name, source] = m.split('=').map((s) => s.trim());
+      const [raw, source] = m.split('=').map((s) => s.trim());
       const value = source === undefined ? next : integer(source);
       next = (value ?? Number.NaN) + 1;
-      return { name: name!, source: source ?? String(value), value, file };
+      const name = raw!.startsWith(prefix) ? raw!.slice(prefix.length) : raw!;
+      return { name, source: source ?? String(value), value, file };
     });
 }
 
