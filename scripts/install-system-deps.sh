@@ -19,6 +19,7 @@ declare -A NEEDED=(
   [libstd-rust-dev-wasm32]=/usr/lib/rustlib/wasm32-unknown-unknown/lib
   [lld]=/usr/bin/wasm-ld
   [clang]=/usr/bin/clang          # guests written in C
+  [openssl]=/usr/bin/openssl      # the TLS test makes its CA and certificates
   [systemd]=/usr/bin/systemd-analyze  # the shipped systemd unit is checked with systemd-analyze verify
 )
 

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TokenError, type Scope, type TokenVerifier } from '../auth/index.js';
 import { sendError } from './respond.js';
 import type { Principal } from './router.js';
+import { certificateDevice } from './tls.js';
 
 /** What a route accepts (the fields of its `Route`). */
 export interface AuthRequirements {
@@ -27,6 +28,11 @@ export async function authenticate(
   if (scopes.length === 0) return { kind: 'anonymous', subject: '' };
   if (!verifier) return { kind: scopes[0] === 'device' ? 'gateway' : scopes[0]!, subject: '' };
   const token = bearerToken(req, route.queryToken ? query : '');
+  if (!token && scopes.includes('device')) {
+    // A device may prove who it is with a client certificate signed by the node's client CA (mutual TLS).
+    const device = certificateDevice(req);
+    if (device !== undefined) return { kind: 'device', subject: device };
+  }
   if (!token) {
     const inQuery = !route.queryToken && !req.headers.authorization && query.includes('access_token=');
     const message = inQuery

@@ -6,3 +6,4 @@ export { BodyTooLargeError, BodyTooSlowError, BodyBudgetError, ClientAbortError,
 export { sendBody, sendCallFailure, sendError, sendGuestFailure, sendJson, RETRY_AFTER_SECONDS } from './respond.js';
 export { shed, sendOverloaded, sendRateLimited, countObjects, ClientRateLimits, type ClientRateLimitsOptions, type RateLimit } from './limits.js';
 export { authenticate, bearerToken } from './auth.js';
+export { certificateDevice, readTls, watchTls, type TlsFiles } from './tls.js';

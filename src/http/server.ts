@@ -4,16 +4,20 @@
  * route of its own: apps and the node hand it routes as data (src/http/router.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, Server as HttpsServer } from 'node:https';
 import type { TokenVerifier } from '../auth/index.js';
 import { authenticate } from './auth.js';
 import { sendError } from './respond.js';
 import { Router, type Route } from './router.js';
+import { readTls, type TlsFiles } from './tls.js';
 
 export interface EdgeServerOptions {
   /** Every route the server answers; anything else is 404 `not_found`. */
   routes: Iterable<Route>;
   /** Token verification; undefined turns authentication off. */
   verifier: TokenVerifier | undefined;
+  /** HTTPS with these files (and client certificates for devices with a client CA). @default plain HTTP */
+  tls?: TlsFiles;
   /** Time allowed for a client to send the request headers, in ms. @default 10000 */
   headersTimeoutMs?: number;
   /** Time allowed for the whole request (headers and body), in ms. @default 30000 */
@@ -75,21 +79,20 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
     await route.handle({ req, res, path, query, principal, scope });
   };
 
-  const server = createServer(
-    {
-      keepAliveTimeout: 5_000,
-      headersTimeout: options.headersTimeoutMs ?? 10_000,
-      requestTimeout: options.requestTimeoutMs ?? 30_000,
-      // How often the two timeouts above are checked (Node's default is every 30 s).
-      connectionsCheckingInterval: Math.min(1_000, options.headersTimeoutMs ?? 10_000),
-    },
-    (req, res) => {
-      handle(req, res).catch((error: unknown) => {
-        onError(error, 'request failed', res);
-        sendError(res, 500, 'internal_error', 'internal error; nothing of this request was stored');
-      });
-    },
-  );
+  const serverOptions = {
+    keepAliveTimeout: 5_000,
+    headersTimeout: options.headersTimeoutMs ?? 10_000,
+    requestTimeout: options.requestTimeoutMs ?? 30_000,
+    // How often the two timeouts above are checked (Node's default is every 30 s).
+    connectionsCheckingInterval: Math.min(1_000, options.headersTimeoutMs ?? 10_000),
+  };
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    handle(req, res).catch((error: unknown) => {
+      onError(error, 'request failed', res);
+      sendError(res, 500, 'internal_error', 'internal error; nothing of this request was stored');
+    });
+  };
+  const server: Server = options.tls ? createTlsServer({ ...serverOptions, ...readTls(options.tls) }, onRequest) : createServer(serverOptions, onRequest);
   // With a listener, node:http no longer sends `100 Continue` by itself: a body that would be refused is
   // refused before the client sends it.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
@@ -145,10 +148,10 @@ export function listen(server: Server, port: number, host: string): Promise<void
   });
 }
 
-/** `http://host:port` of a listening server. */
+/** `http://host:port` (or `https://`) of a listening server. */
 export function serverUrl(server: Server): string {
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('the server is not listening on a TCP port');
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}`;
+  return `${server instanceof HttpsServer ? 'https' : 'http'}://${host}:${address.port}`;
 }

@@ -8,7 +8,8 @@ import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { AggregatorApp, aggregatorCounterMapper } from '../apps/index.js';
 import { RevocationList, TokenVerifier, loadOrCreateNodeKey, type NodeKey } from '../auth/index.js';
-import { createEdgeServer, listen, metricsRoute, nodeRoutes, serverUrl, type MetricsRouteOptions, type Route } from '../http/index.js';
+import { createEdgeServer, listen, metricsRoute, nodeRoutes, serverUrl, watchTls, type MetricsRouteOptions, type Route, type TlsFiles } from '../http/index.js';
+import type { SecureContextOptions } from 'node:tls';
 import { IngestPipeline } from '../ingest/index.js';
 import { LoadShedder, StoreBreaker } from '../resilience/index.js';
 import { CAPABILITIES, Runtime, parsePublicKey, type GuestModule } from '../runtime/index.js';
@@ -18,7 +19,7 @@ import { dashboardRoutes } from '../web/index.js';
 // The NATS client is loaded only when --nats is set (createReplicator).
 import { createReplicator, standaloneFleet, type Replicator } from '../replication/index.js';
 import { durabilityPlan, durableWal, type DurabilityPlan } from './durability.js';
-import { dataDirError, databaseError, listenError } from './start-errors.js';
+import { NodeStartError, dataDirError, databaseError, listenError } from './start-errors.js';
 import { packageVersion, readModuleBundle, trustedModuleKeys } from './module-bundle.js';
 import type { Settings } from './settings.js';
 
@@ -50,6 +51,8 @@ export class EdgeNode {
   replication: Replicator | undefined = undefined;
   /** The separate `/metrics` server of `--metrics-listen`, if any. */
   private metricsServer: Server | undefined = undefined;
+  /** Stops watching the TLS files, if any. */
+  private unwatchCertificates: (() => void) | undefined = undefined;
 
   private constructor(
     readonly settings: Settings,
@@ -122,8 +125,10 @@ export class EdgeNode {
       telemetry.observeDatabase(storage.store);
       telemetry.observeDisk(identity.dataDir);
       telemetry.observeReplication(() => node.replication?.stats());
+      const tls = tlsFiles(settings);
       node.server = createEdgeServer({
         routes: node.routes(),
+        tls,
         verifier: createVerifier(settings, identity.nodeKey, storage.store, logger),
         bodyLimit: settings['body-limit'],
         headersTimeoutMs: settings['headers-timeout-ms'],
@@ -132,6 +137,7 @@ export class EdgeNode {
         onError: (error, context, res) => logger.error(context, { error, ...telemetry.logFields(res) }),
         observer: telemetry.requestObserver,
       });
+      if (tls) node.watchCertificates(tls);
       await node.listenMetrics();
       await listen(node.server, settings.port, settings.host).catch((error: unknown) => {
         throw listenError(error, settings.host, settings.port);
@@ -190,6 +196,7 @@ export class EdgeNode {
     const timer = setTimeout(() => this.server.closeAllConnections(), 2_000);
     await closed;
     clearTimeout(timer);
+    this.unwatchCertificates?.();
     this.metricsServer?.closeAllConnections();
     this.metricsServer?.close();
     this.storage.walSyncer?.close();
@@ -249,6 +256,18 @@ export class EdgeNode {
       durable: this.storage.walSyncer && durableWal(this.storage.walSyncer),
       tracer: this.telemetry.replicationTracer,
     });
+  }
+
+  /** A renewed certificate (or key, or client CA) is used for new connections; open ones keep theirs. */
+  private watchCertificates(files: TlsFiles): void {
+    this.unwatchCertificates = watchTls(
+      files,
+      (options) => {
+        (this.server as Server & { setSecureContext(o: SecureContextOptions): void }).setSecureContext(options);
+        this.logger.info('TLS certificate reloaded', { cert: files.certFile });
+      },
+      (error) => this.logger.error('cannot reload the TLS certificate; the previous one stays in use', { error, cert: files.certFile }),
+    );
   }
 
   /** What `/metrics` serves: telemetry renders the text and checks the scrape's token. */
@@ -367,6 +386,18 @@ function createBreaker(settings: Settings, telemetry: Telemetry, logger: Logger)
       else logger.info('circuit breaker state', { circuit: state });
     },
   });
+}
+
+/** The TLS files the settings name, or undefined for plain HTTP (a key without a certificate is an error). */
+function tlsFiles(settings: Settings): TlsFiles | undefined {
+  const cert = settings['tls-cert'];
+  const key = settings['tls-key'];
+  if (!cert && !key) {
+    if (settings['tls-client-ca']) throw new NodeStartError('tls-client-ca needs HTTPS: pass tls-cert and tls-key too');
+    return undefined;
+  }
+  if (!cert || !key) throw new NodeStartError('HTTPS needs both tls-cert and tls-key');
+  return { certFile: resolve(cert), keyFile: resolve(key), clientCaFile: settings['tls-client-ca'] ? resolve(settings['tls-client-ca']) : undefined };
 }
 
 function createVerifier(settings: Settings, nodeKey: NodeKey, store: SqliteStore, logger: Logger): TokenVerifier | undefined {

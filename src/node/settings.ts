@@ -20,6 +20,9 @@ interface SettingSpec {
 export const SETTINGS = {
   host: { kind: 'string', default: '127.0.0.1', description: 'address to listen on' },
   port: { kind: 'integer', default: 8787, max: 65535, description: 'TCP port to listen on (0 picks a free one)' },
+  'tls-cert': { kind: 'string', default: '', description: 'PEM certificate (chain) to serve HTTPS with; read again when the file changes (empty: plain HTTP)' },
+  'tls-key': { kind: 'string', default: '', description: 'PEM private key of tls-cert' },
+  'tls-client-ca': { kind: 'string', default: '', description: 'PEM CA whose client certificates identify devices (subject CN = device id), as an alternative to device tokens' },
   'node-id': { kind: 'string', default: '', description: "this node's name in the fleet; empty: derived from its key" },
   'data-dir': { kind: 'string', default: './data', description: 'directory for the database and the node key' },
   auth: { kind: 'boolean', default: true, description: 'require tokens (turn off only for local experiments)' },

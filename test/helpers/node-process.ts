@@ -39,7 +39,7 @@ export class NodeProcess {
     node.url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`node did not start in 15 s:\n${node.stdout}\n${node.stderr}`)), 15_000);
       const check = (): void => {
-        const m = /listening on (http:\/\/\S+)/.exec(node.stdout);
+        const m = /listening on (https?:\/\/\S+)/.exec(node.stdout);
         if (m) {
           clearTimeout(timer);
           resolve(m[1]!);
