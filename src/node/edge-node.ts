@@ -17,11 +17,11 @@ import { SqliteStore, WalSyncer } from '../store/index.js';
 import { Telemetry, createLogger, parseListenAddress, type LogFormat, type Logger, type LogLevel } from '../telemetry/index.js';
 import { dashboardRoutes } from '../web/index.js';
 // The NATS client is loaded only when --nats is set (createReplicator).
-import { createReplicator, standaloneFleet, type Replicator } from '../replication/index.js';
+import { createReplicator, standaloneFleet, type NatsAuthOptions, type Replicator } from '../replication/index.js';
 import { durabilityPlan, durableWal, type DurabilityPlan } from './durability.js';
 import { NodeStartError, dataDirError, databaseError, listenError } from './start-errors.js';
 import { packageVersion, readModuleBundle, trustedModuleKeys } from './module-bundle.js';
-import type { Settings } from './settings.js';
+import type { SettingName, Settings } from './settings.js';
 
 export interface EdgeNodeOptions {
   settings: Settings;
@@ -244,6 +244,7 @@ export class EdgeNode {
     return createReplicator({
       nodeId: this.identity.nodeId,
       servers: settings.nats,
+      auth: natsAuth(settings),
       store: this.storage.store,
       sink: this.pipeline,
       stream: this.module.name,
@@ -386,6 +387,21 @@ function createBreaker(settings: Settings, telemetry: Telemetry, logger: Logger)
       else logger.info('circuit breaker state', { circuit: state });
     },
   });
+}
+
+/** TLS and credentials for the fleet's NATS servers, from the `nats-*` settings (empty ones unset). */
+function natsAuth(settings: Settings): NatsAuthOptions {
+  const set = (name: SettingName): string | undefined => (settings[name] as string) || undefined;
+  return {
+    user: set('nats-user'),
+    password: set('nats-password'),
+    token: set('nats-token'),
+    credsFile: set('nats-creds'),
+    nkeySeedFile: set('nats-nkey'),
+    tlsCaFile: set('nats-tls-ca'),
+    tlsCertFile: set('nats-tls-cert'),
+    tlsKeyFile: set('nats-tls-key'),
+  };
 }
 
 /** The TLS files the settings name, or undefined for plain HTTP (a key without a certificate is an error). */

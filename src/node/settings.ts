@@ -68,6 +68,14 @@ export const SETTINGS = {
   'metrics-listen': { kind: 'string', default: '', description: "host:port serving /metrics instead of the node's own port; empty: the node's port" },
   // Replication (docs/replication.md).
   nats: { kind: 'list', default: [], description: 'NATS server URLs (nats://host:port, comma separated) of the fleet to join; empty: run alone' },
+  'nats-user': { kind: 'string', default: '', description: 'user for the NATS servers (with nats-password)' },
+  'nats-password': { kind: 'string', default: '', description: 'password of nats-user (set it in the environment or the config file, not on the command line)' },
+  'nats-token': { kind: 'string', default: '', description: 'token for the NATS servers' },
+  'nats-creds': { kind: 'string', default: '', description: 'creds file (user JWT and nkey seed) for the NATS servers' },
+  'nats-nkey': { kind: 'string', default: '', description: 'file holding an nkey seed the NATS servers know' },
+  'nats-tls-ca': { kind: 'string', default: '', description: 'PEM CA of the NATS servers\' certificates (TLS to the fleet)' },
+  'nats-tls-cert': { kind: 'string', default: '', description: 'PEM client certificate for NATS servers that verify clients' },
+  'nats-tls-key': { kind: 'string', default: '', description: 'PEM key of nats-tls-cert' },
   regions: { kind: 'list', default: [], description: 'regions this node follows from the fleet (comma separated); empty: all' },
   'anti-entropy-interval-ms': { kind: 'integer', default: 30_000, description: 'time between anti-entropy rounds with each peer' },
 } as const satisfies Record<string, SettingSpec>;

@@ -8,6 +8,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../telemetry/index.js';
 import { backoffDelay, sleep, type BackoffPolicy } from '../resilience/index.js';
 import { RECONNECT_BACKOFF } from './backoff.js';
+import { natsConnectOptions, type NatsAuthOptions } from './nats-auth.js';
 
 /** Where the connection is; `since` is a Unix time in milliseconds. */
 export type ConnectionStatus =
@@ -21,6 +22,8 @@ export interface FleetConnectionOptions {
   servers: string[];
   /** The client name the server shows (the node id). */
   name: string;
+  /** TLS and credentials for the servers (./nats-auth.ts). @default none: plain, anonymous */
+  auth?: NatsAuthOptions;
   /**
    * Runs while a connection lives: sets up what uses it and resolves once `signal` aborts (the connection
    * closed, or the node stops). It may also resolve or throw early; the connection is then closed and made
@@ -97,6 +100,7 @@ export class FleetConnection {
       let nc: NatsConnection;
       try {
         nc = await connect({
+          ...natsConnectOptions(this.options.auth ?? {}),
           servers: this.options.servers,
           name: this.options.name,
           reconnect: false,

@@ -23,6 +23,7 @@ export async function createReplicator(options: ReplicatorOptions): Promise<Repl
   return new Replicator(options);
 }
 export type { ConnectionStatus } from './connection.js';
+export type { NatsAuthOptions } from './nats-auth.js';
 export { reconcile, compareEvents, LocalReplica, type Replica, type ReconcileOptions, type ReconcileReport, type ApplyResult, type DigestQuery, type EventsQuery, type EventSink } from './anti-entropy.js';
 export { differingBuckets, digestEvents, digestWindow, type DigestWindow } from './digest.js';
 export { RECONNECT_BACKOFF, PUBLISH_BACKOFF } from './backoff.js';

@@ -21,6 +21,7 @@ import { serveAntiEntropy } from './ae-transport.js';
 import { backoffDelay, sleep } from '../resilience/index.js';
 import { RECONNECT_BACKOFF } from './backoff.js';
 import { FleetConnection, type ConnectionStatus } from './connection.js';
+import type { NatsAuthOptions } from './nats-auth.js';
 import { EventConsumer } from './consumer.js';
 import { FleetView, fleetMember, parseHeartbeat, renderFleet, type FleetInfo, type Heartbeat, type JetStreamState, type ReplicationStats } from './fleet.js';
 import { OutboxPublisher } from './publisher.js';
@@ -47,6 +48,8 @@ export interface ReplicatorOptions {
   nodeId: string;
   /** NATS server URLs. */
   servers: string[];
+  /** TLS and credentials for the servers. @default none: plain, anonymous */
+  auth?: NatsAuthOptions;
   store: ReplicationStore;
   /** The write path that folds events from elsewhere (src/ingest IngestPipeline). */
   sink: EventSink;
@@ -114,6 +117,7 @@ export class Replicator {
     this.antiEntropy = new AntiEntropyRounds({ ...options, local: this.local, fleet: this.fleet, selfBusy: () => this.heartbeat().catching_up });
     this.connection = new FleetConnection({
       servers: options.servers,
+      auth: options.auth,
       name: nodeId,
       logger,
       session: (nc, signal) => this.session(nc, signal),

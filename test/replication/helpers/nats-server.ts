@@ -27,6 +27,8 @@ export class NatsServer {
   private constructor(
     readonly dir: string,
     public port: number,
+    /** More nats-server flags (TLS, authorization). */
+    private readonly extraArgs: string[] = [],
   ) {}
 
   get url(): string {
@@ -34,15 +36,15 @@ export class NatsServer {
   }
 
   /** Starts a server in a new temporary directory (`port` 0: a random one). */
-  static async start(options: { port?: number } = {}): Promise<NatsServer> {
-    const server = new NatsServer(mkdtempSync(join(tmpdir(), 'edgeagg-nats-')), options.port ?? 0);
+  static async start(options: { port?: number; args?: string[] } = {}): Promise<NatsServer> {
+    const server = new NatsServer(mkdtempSync(join(tmpdir(), 'edgeagg-nats-')), options.port ?? 0, options.args);
     await server.launch();
     return server;
   }
 
   private async launch(): Promise<void> {
     if (!NATS_SERVER) throw new MissingBinaryError('nats-server');
-    const args = ['-js', '-sd', join(this.dir, 'jetstream'), '-a', '127.0.0.1', '-p', this.port === 0 ? '-1' : String(this.port), '-n', 'edgeagg-test'];
+    const args = ['-js', '-sd', join(this.dir, 'jetstream'), '-a', '127.0.0.1', '-p', this.port === 0 ? '-1' : String(this.port), '-n', 'edgeagg-test', ...this.extraArgs];
     const child = spawn(NATS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     const onData = (d: Buffer): void => {
