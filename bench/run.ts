@@ -7,6 +7,7 @@ import { durabilityBench } from './durability.js';
 import { runtimeOverhead } from './runtime-overhead.js';
 import { measureStoreWriteBytes } from './store-write-bytes.js';
 import { runSuite } from './suite.js';
+import { guestLanguages } from './guest-languages.js';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
@@ -25,6 +26,11 @@ if (want('sandbox')) {
   for (const [k, v] of Object.entries(await runtimeOverhead())) {
     console.log(`${k.padEnd(44)} ${k.endsWith('bytes') ? v.toFixed(0) : v.toFixed(3)}`);
   }
+}
+
+if (want('languages')) {
+  console.log('\n## guests in three languages (bench/guest-languages.ts)');
+  for (const line of await guestLanguages()) console.log(line);
 }
 
 if (want('store')) {
