@@ -25,12 +25,13 @@ import type { NatsAuthOptions } from './nats-auth.js';
 import { EventConsumer } from './consumer.js';
 import { FleetView, fleetMember, parseHeartbeat, renderFleet, type FleetInfo, type Heartbeat, type JetStreamState, type ReplicationStats } from './fleet.js';
 import { OutboxPublisher } from './publisher.js';
+import { gossipRevocations, type RevocationStore } from './revocation-gossip.js';
 import { EVENTS_PREFIX, HEARTBEAT_SUBJECT, JETSTREAM_STREAM } from './subjects.js';
 import { rememberTraces, type ReplicationTracer } from './tracing.js';
 import type { EventPageBody } from './codec.js';
 
 /** The store as replication uses it (src/store SqliteStore opened with `replication: true`). */
-export interface ReplicationStore {
+export interface ReplicationStore extends RevocationStore {
   readOutbox(after: number, limit: number): OutboxEntry[];
   deleteOutboxThrough(seq: number): number;
   outboxBounds(): { first: number; last: number } | undefined;
@@ -65,6 +66,8 @@ export interface ReplicatorOptions {
   antiEntropyIntervalMs?: number;
   /** Milliseconds between heartbeats. @default 2000 */
   heartbeatIntervalMs?: number;
+  /** Milliseconds between two sends of this node's token revocations to the fleet. @default 5000 */
+  revocationIntervalMs?: number;
   /** This node's HTTP address, for the fleet view. */
   url?: () => string | undefined;
   logger: Logger;
@@ -241,10 +244,12 @@ export class Replicator {
     };
     beat();
     const beating = setInterval(beat, heartbeatMs);
+    const stopGossip = gossipRevocations(nc, this.options.store, logger, this.options.revocationIntervalMs);
     const jetstreamLoop = this.jetstreamLoop(nc, signal);
     const antiEntropyLoop = this.antiEntropy.run(nc, signal);
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
     clearInterval(beating);
+    stopGossip();
     // The consumers stop first, so the server drops their pull requests (a pull request left behind by a
     // closed connection can take messages that then wait for their ack timeout to be redelivered). Then
     // closing makes anti-entropy requests in flight fail at once instead of at their timeouts.
