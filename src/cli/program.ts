@@ -1,8 +1,10 @@
 /** The `edgeagg` command. Each subcommand lives in its own file and registers itself here. */
 import { Command } from 'commander';
 import { packageVersion } from '../node/index.js';
+import { registerBuild } from './build.js';
 import { registerCluster } from './cluster.js';
 import { registerKeygen } from './keygen.js';
+import { registerNew } from './new.js';
 import { registerServe } from './serve.js';
 import { registerSign } from './sign.js';
 import { registerSimulate } from './simulate.js';
@@ -25,6 +27,8 @@ export function createProgram(): Command {
   registerTokenRevoke(program);
   registerKeygen(program);
   registerSign(program);
+  registerNew(program);
+  registerBuild(program);
   registerVerify(program);
   registerSimulate(program);
   registerCluster(program);
