@@ -20,6 +20,7 @@ import { dashboardRoutes } from '../web/index.js';
 import { createReplicator, standaloneFleet, type NatsAuthOptions, type Replicator } from '../replication/index.js';
 import { durabilityPlan, durableWal, type DurabilityPlan } from './durability.js';
 import { NodeStartError, dataDirError, databaseError, listenError } from './start-errors.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { packageVersion, readModuleBundle, trustedModuleKeys } from './module-bundle.js';
 import type { SettingName, Settings } from './settings.js';
 
@@ -42,6 +43,8 @@ interface Storage {
   store: SqliteStore;
   walSyncer: WalSyncer | undefined;
   durability: DurabilityPlan;
+  /** Releases the data directory's lock (after the store is closed). */
+  unlock: () => void;
 }
 
 export class EdgeNode {
@@ -149,6 +152,7 @@ export class EdgeNode {
       void telemetry.shutdown();
       storage.walSyncer?.close();
       storage.store.close();
+      storage.unlock();
       throw error;
     }
   }
@@ -201,6 +205,7 @@ export class EdgeNode {
     this.metricsServer?.close();
     this.storage.walSyncer?.close();
     this.storage.store.close();
+    this.storage.unlock();
     await this.telemetry.shutdown();
     this.logger.info('node stopped');
   }
@@ -319,6 +324,8 @@ function firstStartMarker(dataDir: string): string {
 function openStorage(settings: Settings, dataDir: string): Storage {
   const dbPath = join(dataDir, 'edgeagg.db');
   const durability = durabilityPlan(settings);
+  // Before the database: a second node on this directory refuses here, having touched nothing.
+  const unlock = lockDataDir(dataDir);
   let store: SqliteStore;
   try {
     store = SqliteStore.open({
@@ -328,10 +335,11 @@ function openStorage(settings: Settings, dataDir: string): Storage {
       replication: settings.nats.length > 0,
     });
   } catch (error) {
+    unlock();
     throw databaseError(error, dbPath);
   }
   const walSyncer = durability.syncWal ? new WalSyncer(`${dbPath}-wal`) : undefined;
-  return { store, walSyncer, durability };
+  return { store, walSyncer, durability, unlock };
 }
 
 function createRuntime(settings: Settings, store: SqliteStore, telemetry: Telemetry, logger: Logger, counted: (name: string, value: number) => void): Runtime {
