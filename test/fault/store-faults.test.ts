@@ -117,13 +117,13 @@ describe('a full disk', () => {
     expect(integrity(node.dataDir)).toBe('ok');
   });
 
-  it('a small filesystem that fills up: the node recovers by itself when space is freed', async (ctx) => {
+  it('a small filesystem that fills up: the node recovers by itself when space is freed', async () => {
     const mnt = tempDir('tmpfs');
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mnt], { stdio: 'ignore' });
-    } catch {
-      ctx.skip(); // needs permission to mount a tmpfs; the max_page_count test above still runs
-      return;
+    } catch (error) {
+      // A real small filesystem is the point of this test: no stand-in, and no silent skip.
+      throw new Error('this test mounts a 3 MiB tmpfs and needs the permission to (run npm test as root, as CI does)', { cause: error });
     }
     try {
       const { node, gateway, reader } = await start({ dataDir: join(mnt, 'data') });
