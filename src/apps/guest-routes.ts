@@ -119,7 +119,7 @@ function sendBodyFailure(ctx: RequestContext, error: unknown, options: GuestRout
     sendError(ctx.res, 413, error.code, `${error.message}; split the batch`);
   } else if (error instanceof BodyBudgetError) {
     // The rest of the body is read and dropped (not held), so the client gets to read this answer.
-    sendError(ctx.res, 503, error.code, `${error.message}; retry later (nothing of this request was stored)`, { 'retry-after': '1' });
+    sendError(ctx.res, 503, error.code, `${error.message}; retry later (nothing of this request was stored)`, { 'retry-after': String(RETRY_AFTER_SECONDS) });
   } else if (error instanceof BodyTooSlowError) {
     options.onClientGone?.(error.message, ctx.res);
     // `connection: close`: the server ends the connection once the answer is written.

@@ -3,11 +3,12 @@
  * its module, readiness and circuit, reading rates (two samples of its counters), and the fleet.
  */
 import type { Command } from 'commander';
+import { integerArg } from './args.js';
 
 interface StatusOptions {
   url: string;
   token?: string;
-  interval: string;
+  interval: number;
   json?: boolean;
 }
 
@@ -46,10 +47,10 @@ export function registerStatus(program: Command): void {
     .description('show a running node: module, readiness, circuit breaker, reading rates and its fleet')
     .option('--url <url>', 'the node', 'http://127.0.0.1:8787')
     .option('--token <token>', 'a read (or admin) token (env EDGEAGG_TOKEN)')
-    .option('--interval <ms>', 'time between the two samples the rates are computed from', '1000')
+    .option('--interval <ms>', 'time between the two samples the rates are computed from', integerArg(1), 1000)
     .option('--json', 'print the status as JSON')
     .action(async (options: StatusOptions) => {
-      const status = await nodeStatus(options.url, options.token ?? process.env.EDGEAGG_TOKEN, positiveInteger(options.interval, '--interval'));
+      const status = await nodeStatus(options.url, options.token ?? process.env.EDGEAGG_TOKEN, options.interval);
       process.stdout.write(options.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
       if (!status.ready) process.exitCode = 1;
     });
@@ -114,10 +115,4 @@ async function getJson<T>(base: string, path: string, token: string | undefined,
   }
   if (!ok.includes(res.status)) throw new Error(`GET ${path} answered ${res.status}: ${await res.text()}`);
   return (await res.json()) as T;
-}
-
-function positiveInteger(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} takes a whole number of milliseconds above 0, not ${JSON.stringify(value)}`);
-  return n;
 }

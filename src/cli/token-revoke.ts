@@ -15,8 +15,8 @@ interface RevokeOptions {
 
 /**
  * `edgeagg token revoke`: records a revocation in the database of a data directory. A node running on
- * it refuses the token within a second; other nodes of a fleet need the same revocation in their own
- * data directories (revocations are not replicated).
+ * it refuses the token within a second; with `--nats`, it sends the revocation to the fleet within a gossip
+ * round (5 s), and every node refuses it too (src/replication/revocation-gossip.ts).
  */
 export function registerTokenRevoke(program: Command): void {
   const token = program.commands.find((c) => c.name() === 'token') ?? program.command('token').description('tokens for sensors, gateways, readers and admins');

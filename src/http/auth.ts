@@ -12,6 +12,8 @@ export interface AuthRequirements {
   queryToken?: boolean;
 }
 
+const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous', subject: '' });
+
 /**
  * The principal of a request allowed on a route with these scopes, or undefined once a 401 or 403 has
  * been sent. Without a verifier (authentication off) every request is let through with the route's
@@ -25,7 +27,7 @@ export async function authenticate(
   verifier: TokenVerifier | undefined,
 ): Promise<Principal | undefined> {
   const { scopes } = route;
-  if (scopes.length === 0) return { kind: 'anonymous', subject: '' };
+  if (scopes.length === 0) return ANONYMOUS;
   if (!verifier) return { kind: scopes[0] === 'device' ? 'gateway' : scopes[0]!, subject: '' };
   const token = bearerToken(req, route.queryToken ? query : '');
   if (!token && scopes.includes('device')) {

@@ -1,7 +1,7 @@
 /** Bounds on the work the node takes on at once, and on what each client may ask of it. */
 import type { LoadShedder } from '../resilience/index.js';
 import { RateLimiter } from '../resilience/index.js';
-import { sendError } from './respond.js';
+import { RETRY_AFTER_SECONDS, sendError } from './respond.js';
 import type { Principal, RequestContext } from './router.js';
 
 /** API work is bounded; past the bound a request is refused before anything of its body is read. */
@@ -21,7 +21,7 @@ export function shed(shedder: LoadShedder, handle: (ctx: RequestContext) => Prom
 
 /** 503 `overloaded`: every processing slot is taken. */
 export function sendOverloaded(ctx: RequestContext): void {
-  sendError(ctx.res, 503, 'overloaded', 'the node is at capacity; retry later', { 'retry-after': '1', connection: 'close' });
+  sendError(ctx.res, 503, 'overloaded', 'the node is at capacity; retry later', { 'retry-after': String(RETRY_AFTER_SECONDS), connection: 'close' });
   ctx.req.resume();
 }
 
@@ -60,16 +60,15 @@ export class ClientRateLimits {
 
   /** Milliseconds until `principal` may spend `cost` (0: now); takes nothing. */
   waitFor(principal: Principal, cost: number): number {
-    let wait = 0;
-    for (const [limiter, key] of this.keys(principal)) wait = Math.max(wait, limiter.waitFor(key, cost));
-    return wait;
+    return longestWait(this.keys(principal), cost);
   }
 
   /** Spends `cost` for `principal` and returns 0, or returns the milliseconds to wait (nothing spent). */
   take(principal: Principal, cost: number): number {
-    const wait = this.waitFor(principal, cost);
+    const keys = this.keys(principal);
+    const wait = longestWait(keys, cost);
     if (wait > 0) return wait;
-    for (const [limiter, key] of this.keys(principal)) limiter.take(key, cost);
+    for (const [limiter, key] of keys) limiter.take(key, cost);
     return 0;
   }
 
@@ -81,6 +80,12 @@ export class ClientRateLimits {
     if (this.perDevice && principal.kind === 'device') keys.push([this.perDevice, principal.subject]);
     return keys;
   }
+}
+
+function longestWait(keys: ReadonlyArray<[RateLimiter, string]>, cost: number): number {
+  let wait = 0;
+  for (const [limiter, key] of keys) wait = Math.max(wait, limiter.waitFor(key, cost));
+  return wait;
 }
 
 /** 429 `rate_limited` with the seconds to wait. */

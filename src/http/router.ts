@@ -84,7 +84,7 @@ export class Router {
   match(path: string): RouteMatch | undefined {
     const parts = path.split('/');
     for (const t of this.templates) {
-      if (matches(t.segments, parts)) return { template: t.template, routes: t.routes };
+      if (matches(t.segments, parts)) return t;
     }
     return undefined;
   }

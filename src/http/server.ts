@@ -72,7 +72,6 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
       sendError(res, 405, 'method_not_allowed', `${req.method} is not allowed on ${path}`, { allow: match.routes.map((r) => r.method).join(', ') });
       return;
     }
-    res.setHeader('x-content-type-options', 'nosniff');
     const principal = await authenticate(req, res, query, route, verifier);
     if (!principal) return;
     if (!acceptableEncoding(req, res)) return;

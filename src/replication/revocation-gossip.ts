@@ -7,15 +7,11 @@
  * revocation per lost device or leaked token), so a full exchange costs less than tracking what each peer has.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { Revocation } from '../auth/index.js';
 import type { Logger } from '../telemetry/index.js';
 
-export const REVOCATIONS_SUBJECT = 'edgeagg.fleet.revocations';
+const REVOCATIONS_SUBJECT = 'edgeagg.fleet.revocations';
 
-export interface Revocation {
-  kind: 'token' | 'subject';
-  value: string;
-  revokedAtMs: number;
-}
 
 export interface RevocationStore {
   tokenRevocations(): Revocation[];
@@ -28,25 +24,29 @@ const PER_MESSAGE = 2_000;
 
 /** Sends this node's revocations now and every `intervalMs`, merges the fleet's; returns a function that stops it. */
 export function gossipRevocations(nc: NatsConnection, store: RevocationStore, logger: Logger, intervalMs = 5_000): () => void {
+  // What the store holds, as of the last send or merge: a message is compared with it, not with a fresh read.
+  let known = new Map<string, number>();
+  const keyOf = (r: Revocation): string => `${r.kind}\0${r.value}`;
   const subscription = nc.subscribe(REVOCATIONS_SUBJECT, {
     callback: (error, msg) => {
       if (error) return;
-      const received = parseRevocations(msg.data);
-      if (received.length === 0) return;
-      try {
-        const known = new Map(store.tokenRevocations().map((r) => [`${r.kind}\0${r.value}`, r.revokedAtMs]));
-        for (const r of received) {
-          const at = known.get(`${r.kind}\0${r.value}`);
-          if (at === undefined || at < r.revokedAtMs) store.revokeToken(r);
+      for (const r of parseRevocations(msg.data)) {
+        const at = known.get(keyOf(r));
+        if (at !== undefined && at >= r.revokedAtMs) continue;
+        try {
+          store.revokeToken(r);
+          known.set(keyOf(r), r.revokedAtMs);
+        } catch (e) {
+          logger.warn('cannot store a token revocation from the fleet; the next round brings it again', { error: e });
+          return;
         }
-      } catch (e) {
-        logger.warn('cannot store token revocations from the fleet; the next round brings them again', { error: e });
       }
     },
   });
   const send = (): void => {
     try {
       const all = store.tokenRevocations();
+      known = new Map(all.map((r) => [keyOf(r), r.revokedAtMs]));
       for (let i = 0; i < all.length; i += PER_MESSAGE) nc.publish(REVOCATIONS_SUBJECT, JSON.stringify(all.slice(i, i + PER_MESSAGE)));
     } catch (error) {
       logger.debug('token revocations not sent this round', { error });

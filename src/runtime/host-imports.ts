@@ -3,7 +3,7 @@
  * against its memory; every failure becomes one of the closed set of ABI error codes here, in
  * {@link hostCall}, and nowhere else.
  */
-import { ABI_ERROR, APPEND_RESULT, LIMITS, type Capability, type HostImports } from './abi.js';
+import { ABI_ERROR, APPEND_RESULT, LIMITS, LOG_LEVEL, type Capability, type HostImports } from './abi.js';
 import { FuelExhausted, FuelTank, HOST_FUEL } from './fuel.js';
 import { StoreUnavailableError, type GuestStore, type StoredEvent } from './store.js';
 
@@ -160,7 +160,7 @@ export function createHostImports(
   const ea: HostImports = {
     log: (level, ptr, len) =>
       hostCall('log', HOST_FUEL.call, () => {
-        if (level < 0 || level > 3) fail(ABI_ERROR.INVALID);
+        if (level < LOG_LEVEL.debug || level > LOG_LEVEL.error) fail(ABI_ERROR.INVALID);
         env.log(level, text(ptr, len, LIMITS.logBytes));
         return 0;
       }),

@@ -2,15 +2,11 @@
  * Revoked tokens (table `token_revocation`): a token by its id, or every token of a subject issued up to
  * the revocation. Written by `edgeagg token revoke`, read by the node's token verifier (src/auth).
  */
+import type { Revocation } from '../auth/index.js';
 import type { Connection } from './connection.js';
 
-/** One revocation, in the shape src/auth reads it (`Revocation`). */
-export interface TokenRevocation {
-  kind: 'token' | 'subject';
-  value: string;
-  /** When it was revoked, milliseconds since the epoch. */
-  revokedAtMs: number;
-}
+/** One revocation: src/auth's `Revocation`, the one shape the verifier, the store and the fleet gossip share. */
+export type TokenRevocation = Revocation;
 
 export class Revocations {
   private readonly sql;

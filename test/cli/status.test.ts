@@ -57,7 +57,7 @@ describe('edgeagg status', () => {
     expect(nowhere.stderr).toMatch(/cannot reach the node at http:\/\/127\.0\.0\.1:9/);
     const badInterval = edgeagg('status', '--url', node.url, '--interval', 'soon');
     expect(badInterval.status).toBe(1);
-    expect(badInterval.stderr).toMatch(/--interval takes a whole number/);
+    expect(badInterval.stderr).toMatch(/--interval <ms>' argument 'soon' is invalid\. expected a whole number/);
   });
 });
 

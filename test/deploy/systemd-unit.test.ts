@@ -38,5 +38,8 @@ describe('systemd unit', () => {
     expect(unit).toMatch(/^Restart=on-failure$/m);
     expect(unit).toMatch(/^StateDirectoryMode=0700$/m);
     expect(unit).toMatch(/^ExecStart=.*bin\/edgeagg\.js serve --data-dir \/var\/lib\/edgeagg/m);
+    // Started through node, bin/edgeagg.js's shebang is not read: its memory flags must be on the command line.
+    const shebangFlags = readFileSync(join(ROOT, 'bin/edgeagg.js'), 'utf8').split('\n')[0]!.replace(/^#!\/usr\/bin\/env -S node /, '');
+    expect(unit).toContain(`ExecStart=/usr/bin/node ${shebangFlags} /opt/edge-aggregator/bin/edgeagg.js`);
   });
 });

@@ -80,6 +80,8 @@ export class RegionStream {
       'cache-control': 'no-store',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
+      // Every answer carries it; the others get it from sendBody (src/http/respond.ts), in writeHead itself.
+      'x-content-type-options': 'nosniff',
     });
     res.write(`retry: 2000\n\n`);
     const client = new StreamClient(res, this.source, this.limits);
