@@ -95,7 +95,8 @@ async function listFiles(dir, ext) {
 export async function listGuests() {
   const names = [];
   for (const entry of await readdir(GUESTS_DIR, { withFileTypes: true })) {
-    if (!entry.isDirectory() || entry.name === 'sdk' || entry.name === 'hostile') continue;
+    // test-* guests are fixtures a test compiles itself (compileGuest), not part of the build.
+    if (!entry.isDirectory() || entry.name === 'sdk' || entry.name === 'hostile' || entry.name.startsWith('test-')) continue;
     if (existsSync(join(GUESTS_DIR, entry.name, 'index.ts'))) names.push(entry.name);
   }
   return names.sort();

@@ -28,7 +28,7 @@ const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).ver
 for (const file of readdirSync(out).filter((f) => f.endsWith('.wasm'))) {
   const name = file.slice(0, -'.wasm'.length);
   const manifestPath = join(root, 'guests', name, 'guest.json');
-  // guests/<name>/guest.json: { "version"?, "capabilities": [...], "limits"?: {...} }
+  // guests/<name>/guest.json: { "version"?, "capabilities": [...], "limits"?: {...}, "retention"?: [...], "release"?: n }
   const declared = existsSync(manifestPath) ? JSON.parse(readFileSync(manifestPath, 'utf8')) : {};
   const wasm = readFileSync(join(out, file));
   const signatureFile = signModule(
@@ -38,6 +38,8 @@ for (const file of readdirSync(out).filter((f) => f.endsWith('.wasm'))) {
       version: declared.version ?? version,
       limits: declared.limits ?? {},
       capabilities: declared.capabilities ?? ['clock', 'config', 'events', 'kv', 'log', 'metrics'],
+      retention: declared.retention,
+      release: declared.release,
     },
     privateKeyPem,
   );

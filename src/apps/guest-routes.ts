@@ -30,11 +30,14 @@ import {
 } from '../http/index.js';
 import type { IngestPipeline } from '../ingest/index.js';
 import { ByteBudget, type LoadShedder, type StoreBreaker } from '../resilience/index.js';
-import type { GuestHttpRequest, GuestModule } from '../runtime/index.js';
+import type { GuestHttpRequest } from '../runtime/index.js';
+import { routedCall, type AppVersions, type BatchSplitter, type RoutedResult } from './version-routing.js';
 
 export interface GuestRoutesOptions {
-  /** The app's guest module (a function: the version serving may change). */
-  module: () => GuestModule;
+  /** The app's live versions: which one serves a request (a canary takes a sticky share of devices). */
+  versions: AppVersions;
+  /** Splits a gateway's batch between the stable version and a canary by device. @default none: one version answers */
+  splitter?: BatchSplitter;
   /** The write path the guest's writes are committed through. */
   pipeline: () => IngestPipeline;
   /** The circuit breaker around the store: reads and writes go through it. */
@@ -106,7 +109,9 @@ export function guestWriteHandler(options: GuestRoutesOptions): Handler {
 async function ingest(ctx: RequestContext, body: Buffer, options: GuestRoutesOptions): Promise<void> {
   try {
     const request = guestRequest(ctx, mediaType(ctx.req.headers['content-type']), body);
-    const result = await options.breaker.run(() => options.pipeline().submit(request, ctx.scope));
+    const pipeline = options.pipeline();
+    const call = routedCall(options.versions, deviceOf(ctx), (fn) => pipeline.atomically(fn), options.splitter);
+    const result = await options.breaker.run(() => pipeline.submit(request, ctx.scope, call));
     sendGuestAnswer(ctx, result);
   } catch (error) {
     if (!sendCallFailure(ctx.res, error)) options.onError(error, 'ingest failed', ctx.res);
@@ -137,7 +142,9 @@ export function guestReadHandler(options: GuestRoutesOptions): Handler {
   const { observer } = options;
   return shed(options.shedder, async (ctx) => {
     try {
-      const call = () => options.pipeline().read(() => options.module().invokeHttp(guestRequest(ctx, '', new Uint8Array(0))));
+      const pipeline = options.pipeline();
+      const routed = routedCall(options.versions, deviceOf(ctx), (fn) => pipeline.atomically(fn));
+      const call = () => pipeline.read(() => routed(guestRequest(ctx, '', new Uint8Array(0))));
       const result = await options.breaker.run(() => (observer ? observer.run(ctx.scope, call) : call()));
       sendGuestAnswer(ctx, result);
     } catch (error) {
@@ -150,8 +157,17 @@ function guestRequest(ctx: RequestContext, contentType: string, body: Uint8Array
   return { method: ctx.req.method ?? 'GET', path: ctx.path, query: ctx.query, contentType, principal: ctx.principal, body };
 }
 
-/** The guest's own answer; a 503 of its own (a quota, say) tells the client when to retry, as the node's do. */
-function sendGuestAnswer(ctx: RequestContext, result: { status: number; contentType: string; body: Uint8Array }): void {
-  const headers: Record<string, string> = result.status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {};
+/** The device a request speaks for (a device token or certificate), or undefined (a gateway, a reader). */
+function deviceOf(ctx: RequestContext): string | undefined {
+  return ctx.principal.kind === 'device' ? ctx.principal.subject : undefined;
+}
+
+/**
+ * The guest's own answer, saying which version made it; a 503 of its own (a quota, say) tells the client
+ * when to retry, as the node's do.
+ */
+function sendGuestAnswer(ctx: RequestContext, result: RoutedResult): void {
+  const headers: Record<string, string> = { 'x-edgeagg-version': result.servedBy.join(', ') };
+  if (result.status === 503) headers['retry-after'] = String(RETRY_AFTER_SECONDS);
   sendBody(ctx.res, result.status, result.contentType || 'application/json', result.body, headers);
 }

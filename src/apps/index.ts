@@ -2,3 +2,6 @@
 export { AggregatorApp, type AggregatorAppOptions } from './aggregator/aggregator-app.js';
 export { guestReadHandler, guestWriteHandler, type GuestRoutesOptions, type Handler } from './guest-routes.js';
 export { aggregatorCounterMapper } from './aggregator/metrics.js';
+export { routedCall, type AppVersions, type BatchSplitter, type SplitBatch, type RoutedResult } from './version-routing.js';
+export { readingsSplitter } from './aggregator/batch-routing.js';
+export { hostedAppRoutes, type HostedApp, type HostedAppsOptions } from './hosted-apps.js';

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { signModule, type Capability } from '../runtime/index.js';
+import { signModule, type Capability, type RetentionRule } from '../runtime/index.js';
 import { print } from './args.js';
 import { GUEST_LANGUAGES, compileGuestProject, type GuestLanguage } from './guest-toolchains.js';
 
@@ -22,6 +22,7 @@ interface ProjectFile {
 interface GuestFile {
   capabilities?: Capability[];
   limits?: { memory_bytes?: number; deadline_ms?: number };
+  retention?: RetentionRule[];
 }
 
 function readJson<T>(file: string, hint: string): T {
@@ -49,7 +50,7 @@ export function registerBuild(program: Command): void {
       const wasm = await compileGuestProject(dir, project.language, project.name, wasmPath);
       const file = signModule(
         wasm,
-        { name: project.name, version: options.version ?? project.version ?? '0.1.0', limits: guest.limits ?? {}, capabilities: guest.capabilities ?? [] },
+        { name: project.name, version: options.version ?? project.version ?? '0.1.0', limits: guest.limits ?? {}, capabilities: guest.capabilities ?? [], retention: guest.retention },
         privateKey,
       );
       const sigPath = `${wasmPath}.sig.json`;

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { packageVersion } from '../node/index.js';
 import { registerBuild } from './build.js';
+import { registerDeploy } from './deploy.js';
 import { registerCluster } from './cluster.js';
 import { registerKeygen } from './keygen.js';
 import { registerNew } from './new.js';
@@ -12,6 +13,10 @@ import { registerStatus } from './status.js';
 import { registerTokenCreate } from './token-create.js';
 import { registerTokenRevoke } from './token-revoke.js';
 import { registerVerify } from './verify.js';
+import { registerDbCheck } from './db-check.js';
+import { registerBackup } from './backup.js';
+import { registerExport } from './export.js';
+import { registerRestore } from './restore.js';
 
 export function createProgram(): Command {
   const program = new Command()
@@ -30,7 +35,12 @@ export function createProgram(): Command {
   registerNew(program);
   registerBuild(program);
   registerVerify(program);
+  registerDeploy(program);
   registerSimulate(program);
   registerCluster(program);
+  registerBackup(program);
+  registerRestore(program);
+  registerExport(program);
+  registerDbCheck(program);
   return program;
 }

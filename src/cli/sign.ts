@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CAPABILITIES, signModule, type Capability } from '../runtime/index.js';
-import { print } from './args.js';
+import { integerArg, print } from './args.js';
 
 interface SignOptions {
   json?: boolean;
@@ -9,6 +9,7 @@ interface SignOptions {
   name: string;
   version: string;
   capability: string[];
+  release?: number;
   memoryBytes?: string;
   deadlineMs?: string;
   out?: string;
@@ -24,6 +25,7 @@ export function registerSign(program: Command): void {
     .requiredOption('--name <name>', 'module name ([a-z0-9_-])')
     .requiredOption('--version <version>', 'module version')
     .option('--capability <cap...>', `capabilities the module asks for (${CAPABILITIES.join(', ')})`, [])
+    .option('--release <n>', 'release counter: nodes refuse a lower one than they have accepted for this module name', integerArg(0))
     .option('--memory-bytes <n>', 'memory limit in bytes')
     .option('--deadline-ms <n>', 'CPU deadline per call in milliseconds')
     .option('--out <file>', 'where to write the signature file (default MODULE.sig.json)')
@@ -38,7 +40,7 @@ export function registerSign(program: Command): void {
       if (options.deadlineMs) limits.deadline_ms = Number(options.deadlineMs);
       const file = signModule(
         wasm,
-        { name: options.name, version: options.version, limits, capabilities: options.capability as Capability[] },
+        { name: options.name, version: options.version, limits, capabilities: options.capability as Capability[], release: options.release },
         readFileSync(options.key, 'utf8'),
       );
       const out = options.out ?? `${modulePath}.sig.json`;

@@ -37,11 +37,25 @@ export interface FoldJournal {
 
 export interface IngestPipelineOptions {
   store: TransactionalStore;
+  /** The guest that answers writes by default and folds events (the stable version). */
   module: GuestModule;
+  /**
+   * Every version that folds the app's events, `module` first: a canary keeps its own state whole, so that
+   * a rollback or a promotion loses nothing. Called at each fold (the set changes as versions come and go).
+   * @default [module]
+   */
+  folders?: () => readonly GuestModule[];
+  /**
+   * Told (synchronously, inside the fold) when a version other than the first fails to fold events: it must
+   * leave `folders` at once, its state no longer whole. The first version's failures are isolated instead.
+   */
+  onFolderFailed?: (module: GuestModule, error: unknown) => void;
   /** The most requests committed as one group. @default 1024 */
   maxGroupSize?: number;
   /** Makes a committed group durable before it is acknowledged (see GroupCommitOptions.sync). */
   sync?: () => Promise<void>;
+  /** How long a group may wait for more requests (see GroupCommitOptions.windowMs). @default 0 */
+  commitWindowMs?: number;
   /** Where deferred folds are recorded; without one, every group folds its own events. */
   journal?: FoldJournal;
   /** How long a committed event may wait for its fold (with a `journal`); 0: folded in its group. @default 0 */
@@ -126,6 +140,10 @@ export class IngestPipeline {
   private timer: NodeJS.Timeout | undefined;
   /** The last fold the store was asked for was refused (reported once until a fold succeeds). */
   private refusing = false;
+  /** Told the events of every fold once its transaction commits (a version building its state). */
+  private readonly captures = new Set<(events: readonly StoredEvent[]) => void>();
+  /** Events the running transaction folded, told to `captures` once it commits. */
+  private stagedFolded: StoredEvent[] = [];
 
   constructor(private readonly options: IngestPipelineOptions) {
     this.module = options.module;
@@ -137,6 +155,7 @@ export class IngestPipeline {
       execute: (jobs) => this.execute(jobs),
       maxGroupSize: options.maxGroupSize,
       sync: options.sync,
+      windowMs: options.commitWindowMs,
       onGroup:
         options.onGroup || options.observer
           ? (report, jobs) => {
@@ -165,8 +184,23 @@ export class IngestPipeline {
    * Handles a write request through the guest; resolves after its effects are durable. `trace` is the
    * request's telemetry scope, handed to the observer as is.
    */
-  submit(request: GuestHttpRequest, trace?: unknown): Promise<HttpCallResult> {
-    return this.groups.submit({ run: () => this.module.invokeHttp(request), trace }) as Promise<HttpCallResult>;
+  submit<R extends HttpCallResult = HttpCallResult>(request: GuestHttpRequest, trace?: unknown, invoke?: (request: GuestHttpRequest) => R): Promise<R> {
+    const call = invoke ?? ((r: GuestHttpRequest) => this.folders()[0]!.invokeHttp(r) as R);
+    return this.groups.submit({ run: () => call(request), trace }) as Promise<R>;
+  }
+
+  /** Runs `fn` all or nothing inside the running transaction (a split batch's two calls). */
+  atomically<T>(fn: () => T): T {
+    return this.options.store.atomically(fn);
+  }
+
+  /**
+   * Tells `capture` the events of every fold from now on, once the fold's transaction has committed, until
+   * the returned function is called: how a version building its state learns what it must add.
+   */
+  captureFolds(capture: (events: readonly StoredEvent[]) => void): () => void {
+    this.captures.add(capture);
+    return () => this.captures.delete(capture);
   }
 
   /**
@@ -218,7 +252,7 @@ export class IngestPipeline {
     let result: { value: T } | undefined;
     try {
       this.options.store.transaction(() => {
-        this.module.invokeEvents(this.state.unfolded);
+        for (const m of this.folders()) m.invokeEvents(this.state.unfolded);
         result = { value: read() };
         throw rollBack;
       });
@@ -242,10 +276,24 @@ export class IngestPipeline {
   /** Runs `fn` in one transaction, and keeps what it staged only if that commits. */
   private transaction<T>(fn: () => T): T {
     this.staged = undefined;
-    const result = this.options.store.transaction(fn);
+    this.stagedFolded = [];
+    let result: T;
+    try {
+      result = this.options.store.transaction(fn);
+    } catch (error) {
+      this.stagedFolded = [];
+      throw error;
+    }
     if (this.staged) this.settle(this.staged);
     this.staged = undefined;
+    const folded = this.stagedFolded;
+    this.stagedFolded = [];
+    if (folded.length > 0) for (const capture of this.captures) capture(folded);
     return result;
+  }
+
+  private folders(): readonly GuestModule[] {
+    return this.options.folders?.() ?? [this.module];
   }
 
   private settle(state: FoldState): void {
@@ -329,8 +377,11 @@ export class IngestPipeline {
     this.staged = { unfolded: [], since: 0, quarantined };
     if (failed.length > 0) this.options.onFoldFailed?.(failures[0], failed, false);
     const kept = new Set(failed);
+    const folded = failed.length === 0 ? events : events.filter((e) => !kept.has(e));
+    this.foldSecondaries(folded);
+    if (this.captures.size > 0) this.stagedFolded.push(...folded);
     const partitions = new Set<string>();
-    for (const e of events) if (!kept.has(e)) partitions.add(e.partition);
+    for (const e of folded) partitions.add(e.partition);
     return partitions;
   }
 
@@ -340,7 +391,8 @@ export class IngestPipeline {
    */
   private foldIsolating(events: readonly StoredEvent[], failures: unknown[]): StoredEvent[] {
     try {
-      this.options.store.atomically(() => this.module.invokeEvents(events));
+      const first = this.folders()[0]!;
+      this.options.store.atomically(() => first.invokeEvents(events));
       return [];
     } catch (error) {
       if (!(error instanceof GuestCallError) || isStoreFailure(error)) throw error;
@@ -350,6 +402,20 @@ export class IngestPipeline {
       }
       const half = events.length >>> 1;
       return [...this.foldIsolating(events.slice(0, half), failures), ...this.foldIsolating(events.slice(half), failures)];
+    }
+  }
+
+  /** The other folding versions fold what the first one folded; one that fails leaves (onFolderFailed). */
+  private foldSecondaries(events: readonly StoredEvent[]): void {
+    const folders = this.folders();
+    for (let i = 1; i < folders.length; i++) {
+      const m = folders[i]!;
+      try {
+        this.options.store.atomically(() => m.invokeEvents(events));
+      } catch (error) {
+        if (!(error instanceof GuestCallError) || isStoreFailure(error)) throw error;
+        this.options.onFolderFailed?.(m, error);
+      }
     }
   }
 

@@ -4,15 +4,16 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
-import { AggregatorApp, aggregatorCounterMapper } from '../apps/index.js';
+import { AggregatorApp, aggregatorCounterMapper, hostedAppRoutes } from '../apps/index.js';
+import { DeploymentManager, ModuleRegistry, deploymentRoutes, type AppHost, type DeploymentPolicy } from '../deploy/index.js';
 import { RevocationList, TokenVerifier, loadOrCreateNodeKey, type NodeKey } from '../auth/index.js';
 import { createEdgeServer, listen, metricsRoute, nodeRoutes, serverUrl, watchTls, type MetricsRouteOptions, type Route, type TlsFiles } from '../http/index.js';
 import type { SecureContextOptions } from 'node:tls';
 import { IngestPipeline } from '../ingest/index.js';
 import { LoadShedder, StoreBreaker } from '../resilience/index.js';
-import { CAPABILITIES, Runtime, parsePublicKey, type GuestModule } from '../runtime/index.js';
+import { Runtime, parsePublicKey, type Capability, type GuestModule } from '../runtime/index.js';
 import { SqliteStore, WalSyncer } from '../store/index.js';
 import { Telemetry, createLogger, parseListenAddress, type LogFormat, type Logger, type LogLevel } from '../telemetry/index.js';
 import { dashboardRoutes } from '../web/index.js';
@@ -23,6 +24,8 @@ import { NodeStartError, dataDirError, databaseError, listenError } from './star
 import { lockDataDir } from './data-dir-lock.js';
 import { packageVersion, readModuleBundle, trustedModuleKeys } from './module-bundle.js';
 import type { SettingName, Settings } from './settings.js';
+import { startRetention } from './maintenance-start.js';
+import type { RetentionScheduler } from './maintenance.js';
 
 export interface EdgeNodeOptions {
   settings: Settings;
@@ -52,6 +55,8 @@ export class EdgeNode {
   private readonly startedAt = Date.now();
   /** Replication across the fleet; undefined when the node runs alone (no `--nats`). */
   replication: Replicator | undefined = undefined;
+  /** Pruning and the database budget (src/node/maintenance.ts); set once the node started its gauges. */
+  retention: RetentionScheduler | undefined = undefined;
   /** The separate `/metrics` server of `--metrics-listen`, if any. */
   private metricsServer: Server | undefined = undefined;
   /** Stops watching the TLS files, if any. */
@@ -64,14 +69,28 @@ export class EdgeNode {
     /** Metrics, traces and the Prometheus endpoint (docs/observability.md). */
     readonly telemetry: Telemetry,
     private readonly storage: Storage,
-    readonly module: GuestModule,
-    readonly pipeline: IngestPipeline,
+    /** Apps, versions, canaries and rollbacks (src/deploy). */
+    readonly deployments: DeploymentManager<IngestPipeline>,
+    /** The app `--module` names (the aggregator): its versions and its write path. */
+    private readonly primary: AppHost<IngestPipeline>,
     readonly app: AggregatorApp,
     readonly breaker: StoreBreaker,
   ) {}
 
+  /** The primary app's stable version. */
+  get module(): GuestModule {
+    return this.primary.versions.stable();
+  }
+
+  /** The primary app's write path. */
+  get pipeline(): IngestPipeline {
+    return this.primary.pipeline;
+  }
+
   /** Set once the routes are made (they report on the node). */
   server!: Server;
+  /** The routes of the apps deployed beside the primary one, under `/apps/<name>/`. */
+  private hostedApps: Route[] = [];
 
   static async start(options: EdgeNodeOptions): Promise<EdgeNode> {
     const { settings } = options;
@@ -88,17 +107,32 @@ export class EdgeNode {
     const storage = openStorage(settings, identity.dataDir);
     try {
       // The app, the pipeline and the module refer to each other through these late-bound references.
-      const late: { app?: AggregatorApp; pipeline?: IngestPipeline; node?: EdgeNode } = {};
+      const late: { app?: AggregatorApp; node?: EdgeNode } = {};
       const runtime = createRuntime(settings, storage.store, telemetry, logger, (name, value) => late.app?.counted(name, value));
-      const module = await runtime.load(readModuleBundle(settings), {
-        grants: [...CAPABILITIES],
-        config: { grace_period_ms: String(settings['grace-period-ms']), max_future_ms: String(settings['max-future-ms']), max_regions: String(settings['max-regions']) },
+      const bundle = readModuleBundle(settings);
+      const primaryName = (bundle.signatureFile as { manifest?: { name?: string } } | undefined)?.manifest?.name;
+      const primaryConfig = { grace_period_ms: String(settings['grace-period-ms']), max_future_ms: String(settings['max-future-ms']), max_regions: String(settings['max-regions']) };
+      const deployments = new DeploymentManager<IngestPipeline>({
+        store: storage.store,
+        registry: new ModuleRegistry(identity.dataDir, storage.store.deployments),
+        runtime,
+        policy: deploymentPolicy(settings),
+        fixedConfig: (name) => (name === primaryName ? primaryConfig : undefined),
+        createPipeline: (name, versions, onFolderFailed) =>
+          createPipeline(settings, storage, versions.stable(), telemetry, logger, {
+            folders: () => versions.folders(),
+            onFolderFailed,
+            // The primary app's events replicate; with the requests they came from (a traced one gets a publish span).
+            ...(name === primaryName
+              ? { onCommitted: (events, traces) => late.node?.replication?.notify(events, traces), onFolded: (regions) => late.app?.folded(regions) }
+              : {}),
+          }),
+        logger,
       });
+      const primary = await deployments.open({ bundle, grants: settings['module-grants'] as Capability[], config: primaryConfig });
       const breaker = createBreaker(settings, telemetry, logger);
       const shedder = new LoadShedder(settings['max-in-flight']);
-      const app = new AggregatorApp({
-        module: () => module,
-        pipeline: () => late.pipeline!,
+      const routeOptions = {
         breaker,
         shedder,
         bodyLimit: settings['body-limit'],
@@ -108,25 +142,23 @@ export class EdgeNode {
         minBodyRateGraceMs: settings['min-body-grace-ms'],
         rateLimitPerToken: { ratePerSecond: settings['rate-limit-per-token'], burst: settings['rate-limit-per-token-burst'] },
         rateLimitPerDevice: { ratePerSecond: settings['rate-limit-per-device'], burst: settings['rate-limit-per-device-burst'] },
-        onClientGone: (reason, res) => logger.warn('client gone mid-request', { reason, ...telemetry.logFields(res) }),
+        onClientGone: (reason: string, res: ServerResponse) => logger.warn('client gone mid-request', { reason, ...telemetry.logFields(res) }),
         observer: telemetry.requestObserver,
-        onError: (error, context, res) => logger.error(context, { error, ...telemetry.logFields(res) }),
-      });
+        onError: (error: unknown, context: string, res?: ServerResponse) => logger.error(context, { error, ...telemetry.logFields(res) }),
+      };
+      const app = new AggregatorApp({ ...routeOptions, versions: primary.versions, pipeline: () => primary.pipeline });
       late.app = app;
-      const pipeline = createPipeline(settings, storage, module, telemetry, logger, {
-        // With the requests the events came from: a traced one gets a publish span (in its trace).
-        onCommitted: (events, traces) => late.node?.replication?.notify(events, traces),
-        onFolded: (regions) => app.folded(regions),
-      });
-      late.pipeline = pipeline;
-      const node = new EdgeNode(settings, logger, identity, telemetry, storage, module, pipeline, app, breaker);
+      const node = new EdgeNode(settings, logger, identity, telemetry, storage, deployments, primary, app, breaker);
+      node.hostedApps = hostedAppRoutes({ ...routeOptions, lookup: (name) => (name === primary.app ? undefined : deployments.host(name)) });
       late.node = node;
       node.replication = await node.createReplication();
       telemetry.observeBreaker(breaker);
       telemetry.observeShedder(shedder);
-      telemetry.observeFold(pipeline);
+      telemetry.observeFold(primary.pipeline);
+      telemetry.observeDeployments(() => deployments.gauges());
       telemetry.observeDatabase(storage.store);
       telemetry.observeDisk(identity.dataDir);
+      node.retention = startRetention({ settings, store: storage.store, modules: () => deployments.apps.flatMap((name) => deployments.host(name)?.versions.folders() ?? []), telemetry, logger });
       telemetry.observeReplication(() => node.replication?.stats());
       const tls = tlsFiles(settings);
       node.server = createEdgeServer({
@@ -146,7 +178,8 @@ export class EdgeNode {
         throw listenError(error, settings.host, settings.port);
       });
       node.replication?.start();
-      logger.info('node started', { url: node.url, module: `${module.name}@${module.version}`, dataDir: identity.dataDir, auth: settings.auth });
+      deployments.resume();
+      logger.info('node started', { url: node.url, module: `${node.module.name}@${node.module.version}`, dataDir: identity.dataDir, auth: settings.auth });
       return node;
     } catch (error) {
       void telemetry.shutdown();
@@ -184,7 +217,7 @@ export class EdgeNode {
 
   /** Ready: started, not draining, and the store's circuit is not open. */
   get ready(): boolean {
-    return !this.draining && this.server?.listening === true && this.breaker.state !== 'open';
+    return !this.draining && this.server?.listening === true && this.breaker.state !== 'open' && this.retention?.budget().state !== 'full';
   }
 
   /** Stops accepting, finishes and acknowledges what is in flight, then closes the store. */
@@ -195,7 +228,8 @@ export class EdgeNode {
     this.server.closeIdleConnections();
     this.app.close();
     await this.replication?.stop();
-    await this.pipeline.drain();
+    await this.deployments.close();
+    await Promise.all(this.deployments.apps.map((name) => this.deployments.host(name)?.pipeline.drain()));
     // Connections still open after in-flight requests are answered are closed.
     const timer = setTimeout(() => this.server.closeAllConnections(), 2_000);
     await closed;
@@ -203,6 +237,7 @@ export class EdgeNode {
     this.unwatchCertificates?.();
     this.metricsServer?.closeAllConnections();
     this.metricsServer?.close();
+    await this.retention?.stop();
     this.storage.walSyncer?.close();
     this.storage.store.close();
     this.storage.unlock();
@@ -216,10 +251,12 @@ export class EdgeNode {
     const metricsHere = telemetry.enabled && !settings['metrics-listen'];
     return [
       ...this.app.routes,
+      ...this.hostedApps,
+      ...deploymentRoutes(this.deployments, settings['max-module-bytes']),
       ...nodeRoutes({
         nodeInfo: () => this.info(),
         fleetInfo: () => this.fleetInfo(),
-        readiness: () => ({ ready: this.ready, module: `${this.module.name}@${this.module.version}`, circuit: this.breaker.state, draining: this.draining }),
+        readiness: () => ({ ready: this.ready, module: `${this.module.name}@${this.module.version}`, circuit: this.breaker.state, draining: this.draining, disk_budget: this.retention?.budget() }),
         metrics: metricsHere ? this.metricsEndpoint() : undefined,
       }),
       ...dashboardRoutes(),
@@ -363,13 +400,14 @@ function createPipeline(
   module: GuestModule,
   telemetry: Telemetry,
   logger: Logger,
-  hooks: Pick<ConstructorParameters<typeof IngestPipeline>[0], 'onCommitted' | 'onFolded'>,
+  hooks: Pick<ConstructorParameters<typeof IngestPipeline>[0], 'onCommitted' | 'onFolded' | 'folders' | 'onFolderFailed'>,
 ): IngestPipeline {
   const { store, walSyncer, durability } = storage;
   return new IngestPipeline({
     store,
     module,
     maxGroupSize: durability.maxGroupSize,
+    commitWindowMs: durability.commitWindowMs,
     sync: walSyncer && durableWal(walSyncer),
     journal: store.foldJournal(module.name),
     foldDelayMs: settings['fold-delay-ms'],
@@ -382,6 +420,16 @@ function createPipeline(
       }),
     observer: telemetry.pipelineObserver,
   });
+}
+
+function deploymentPolicy(settings: Settings): DeploymentPolicy {
+  return {
+    windowMs: settings['canary-window-ms'],
+    minCalls: settings['canary-min-calls'],
+    maxErrorExcess: settings['canary-max-error-excess-pct'] / 100,
+    stageIntervalMs: settings['canary-stage-interval-ms'],
+    maxModuleBytes: settings['max-module-bytes'],
+  };
 }
 
 function createBreaker(settings: Settings, telemetry: Telemetry, logger: Logger): StoreBreaker {

@@ -31,6 +31,12 @@ export const SETTINGS = {
   'max-future-ms': { kind: 'integer', default: 5 * 60 * 1000, description: 'how far ahead of the node clock a reading timestamp may be' },
   'max-regions': { kind: 'integer', default: 10_000, description: 'regions the API may create; a reading for a new region beyond it is rejected (too_many_regions)' },
   'max-streams': { kind: 'integer', default: 1000, description: 'GET /v1/stream connections open at once; more are answered 503 too_many_streams' },
+  'module-grants': { kind: 'list', default: ['clock', 'config', 'events', 'kv', 'log', 'metrics'], description: 'capabilities granted to the module --module names (what the aggregator needs); deployed apps get only what their deploy grants' },
+  'max-module-bytes': { kind: 'integer', default: 16 * 1024 * 1024, description: 'largest module a deploy accepts, in bytes (413 module_too_large)' },
+  'canary-window-ms': { kind: 'integer', default: 60_000, description: "the sliding window a canary's calls and errors are judged over" },
+  'canary-min-calls': { kind: 'integer', default: 100, description: 'calls a canary must have had in the window before it is judged; fewer hold the rollout' },
+  'canary-max-error-excess-pct': { kind: 'integer', default: 5, max: 100, description: "a canary whose error rate exceeds the stable version's by more than this many percentage points is rolled back" },
+  'canary-stage-interval-ms': { kind: 'integer', default: 300_000, description: 'how long a staged canary stays healthy at a share before the next stage' },
   module: { kind: 'string', default: '', description: 'the aggregator module (.wasm with .wasm.sig.json beside it); empty: the one built with the package' },
   'trusted-keys': { kind: 'list', default: [], description: 'public keys (PEM files) whose module signatures are trusted, besides the build key' },
   'token-keys': { kind: 'list', default: [], description: 'public keys (PEM files) whose tokens are trusted, besides this node\'s own (a fleet shares them)' },
@@ -43,6 +49,7 @@ export const SETTINGS = {
   },
   'group-commit': { kind: 'boolean', default: true, description: 'commit requests that arrive together in one transaction (false: one transaction and fsync per request, for comparison)' },
   'fold-delay-ms': { kind: 'integer', default: 50, description: 'how long a stored reading may wait to be folded into the aggregates with later ones (reads never see the wait; 0: fold every commit group)' },
+  'commit-window-ms': { kind: 'integer', default: 50, max: 1000, description: 'how long a commit waits for more requests when they arrive slowly, so one disk write and fsync covers them all (less flash wear; each acknowledgement may wait this long; 0: no waiting)' },
   'fuel-per-ms': { kind: 'integer', default: 20_000_000, description: "a guest call's CPU budget per millisecond of its module's deadline, in fuel (the same on a busy machine)" },
   'backstop-factor': { kind: 'integer', default: 10, description: 'a guest call still running after this many times its deadline of wall-clock time (at least 2 s) is stopped' },
   'max-in-flight': { kind: 'integer', default: 1024, description: 'API requests handled at once; more are answered 503 overloaded at once' },
@@ -78,6 +85,12 @@ export const SETTINGS = {
   'nats-tls-key': { kind: 'string', default: '', description: 'PEM key of nats-tls-cert' },
   regions: { kind: 'list', default: [], description: 'regions this node follows from the fleet (comma separated); empty: all' },
   'anti-entropy-interval-ms': { kind: 'integer', default: 30_000, description: 'time between anti-entropy rounds with each peer' },
+  // Retention and the disk budget (docs/operations.md, "Retention and the disk budget").
+  'retention-events-margin-ms': { kind: 'integer', default: 24 * 3600 * 1000, description: 'raw readings are kept for grace-period-ms plus this, then pruned (they are the dedup and anti-entropy set)' },
+  'retention-minute-ms': { kind: 'integer', default: 30 * 24 * 3600 * 1000, description: "how long a module's minute buckets are kept (0: forever)" },
+  'retention-hour-ms': { kind: 'integer', default: 730 * 24 * 3600 * 1000, description: "how long a module's hour buckets are kept (0: forever); totals are kept forever" },
+  'retention-interval-ms': { kind: 'integer', default: 60_000, description: 'time between pruning passes (0: never prune)' },
+  'max-db-size': { kind: 'integer', default: 0, description: 'database budget in bytes (0: none); near it the node prunes at once, at it writes are refused with disk_full' },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;

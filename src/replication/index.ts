@@ -30,3 +30,23 @@ export { RECONNECT_BACKOFF, PUBLISH_BACKOFF } from './backoff.js';
 export { JETSTREAM_STREAM, EVENTS_PREFIX, HEARTBEAT_SUBJECT, ORIGIN_HEADER, eventSubject, messageId, consumerName, token, untoken } from './subjects.js';
 export { encodeEvent, decodeEvent } from './codec.js';
 export { rememberTraces, type ReplicationTracer, type MessageSpan, type TraceHeaders } from './tracing.js';
+
+// Fleet rollout channel (issue 15): records and errors load no NATS code; the functions below load it on first use.
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { RolloutRecord } from './rollout-record.js';
+import type { PublishRolloutOptions, PublishedRollout } from './rollout-channel.js';
+import type { RolloutWatcher, RolloutWatcherOptions } from './rollout-watcher.js';
+export { ROLLOUTS_BUCKET, MODULES_BUCKET, parseRolloutRecord, type RolloutRecord } from './rollout-record.js';
+export { RolloutError, InvalidRolloutRecordError, RolloutDowngradeError, RolloutConflictError, ModuleMissingError, ModuleDigestError } from './rollout-errors.js';
+export type { PublishRolloutOptions, PublishedRollout, RolloutWatcher, RolloutWatcherOptions };
+
+/** Publishes a module version to the fleet (./rollout-channel.ts `publishRollout`); loads the NATS client on first use. */
+export async function publishRollout(nc: NatsConnection, record: RolloutRecord, moduleBytes: Uint8Array, options?: PublishRolloutOptions): Promise<PublishedRollout> {
+  return (await import('./rollout-channel.js')).publishRollout(nc, record, moduleBytes, options);
+}
+
+/** A watcher of the fleet's rollout records, not started (./rollout-watcher.ts); loads the NATS client on first use. */
+export async function createRolloutWatcher(options: RolloutWatcherOptions): Promise<RolloutWatcher> {
+  const { RolloutWatcher } = await import('./rollout-watcher.js');
+  return new RolloutWatcher(options);
+}

@@ -15,6 +15,7 @@ export type ModuleLoadErrorCode =
   | 'unsupported_feature'
   | 'import_not_allowed'
   | 'capability_not_declared'
+  | 'capability_not_granted'
   | 'memory_unbounded'
   | 'memory_over_cap'
   | 'memory_missing'
@@ -32,6 +33,7 @@ const LOAD_FIXES: Record<ModuleLoadErrorCode, string> = {
   unsupported_feature: 'build without threads, exception handling, tail calls, GC or memory64',
   import_not_allowed: 'import only the `ea` functions listed in docs/abi.md, with their exact signatures',
   capability_not_declared: "add the capability to the manifest's `capabilities`",
+  capability_not_granted: 'grant the capability when you deploy (`--grant`), or build the module without it',
   memory_unbounded: 'declare a maximum memory size (AssemblyScript: --maximumMemory)',
   memory_over_cap: "lower the memory maximum to the manifest's and the node's cap",
   memory_missing: 'define exactly one memory and export it as `memory`',

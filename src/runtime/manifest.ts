@@ -5,6 +5,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { ABI_VERSION, CAPABILITIES, type Capability } from './abi.js';
 import { ModuleLoadError } from './errors.js';
+import { retentionProblem, type RetentionRule } from './retention-rules.js';
 
 export interface ModuleLimits {
   /** The largest memory the module may use, in bytes. @default 67108864 (64 MiB, the node's cap) */
@@ -25,6 +26,14 @@ export interface Manifest {
   sha256: string;
   limits: ModuleLimits;
   capabilities: Capability[];
+  /** Time-bucketed key families the node prunes (docs/abi.md, "Retention"). @default undefined (nothing pruned) */
+  retention?: RetentionRule[];
+  /**
+   * The release counter of this app: a node refuses a module whose release is below the highest it has
+   * accepted for the app (`release_rollback`), unless its operator explicitly allows the downgrade.
+   * @default 0
+   */
+  release?: number;
 }
 
 export interface ModuleSignature {
@@ -107,6 +116,8 @@ export function signModule(
     sha256: sha256Hex(wasm),
     limits: manifest.limits,
     capabilities: [...manifest.capabilities].sort(),
+    ...(manifest.retention !== undefined && { retention: manifest.retention }),
+    release: manifest.release,
   };
   validateManifest(full);
   const value = sign(null, signedMessage(full), privateKey).toString('base64');
@@ -184,4 +195,7 @@ export function validateManifest(m: Manifest): void {
   const positive = (v: unknown): boolean => v === undefined || (Number.isInteger(v) && (v as number) > 0);
   if (!positive(m.limits.memory_bytes) || !positive(m.limits.deadline_ms)) bad('limits must be positive integers');
   if (!Number.isInteger(m.abi)) bad('abi must be an integer');
+  if (m.release !== undefined && !(Number.isSafeInteger(m.release) && m.release >= 0)) bad('release must be a non-negative integer');
+  const retention = retentionProblem(m.retention);
+  if (retention !== undefined) bad(retention);
 }

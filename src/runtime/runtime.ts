@@ -48,6 +48,11 @@ export interface RuntimeOptions {
 export interface LoadOptions {
   /** Capabilities the operator grants this module; nothing is granted by default. @default [] */
   grants?: Iterable<Capability>;
+  /**
+   * Refuse the module (`capability_not_granted`) when it imports functions of a capability not granted,
+   * instead of answering those calls `capability_denied`: what a deployment wants. @default false
+   */
+  requireGrants?: boolean;
   /** Values guests read with `config_get`. @default {} */
   config?: Record<string, string>;
 }
@@ -95,6 +100,10 @@ export class Runtime {
       if (!(CAPABILITIES as readonly string[]).includes(g)) throw new Error(`unknown capability ${g}`);
     }
     const granted = new Set(manifest.capabilities.filter((c) => grants.has(c)));
+    const ungranted = [...info.capabilities].filter((c) => !grants.has(c)).sort();
+    if (options.requireGrants && ungranted.length > 0) {
+      throw new ModuleLoadError('capability_not_granted', `the module imports ${ungranted.join(', ')} functions, which this deployment does not grant`);
+    }
     const deadlineMs = Math.min(manifest.limits.deadline_ms ?? DEFAULT_DEADLINE_MS, this.maxDeadlineMs);
     return new GuestModule({
       manifest,

@@ -26,6 +26,9 @@ const JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024;
 /** Applies the connection's pragmas. `page_size` only takes effect on a database that has no pages yet. */
 function configure(db: Database.Database, settings: ConnectionSettings): void {
   db.pragma(`page_size = ${Math.trunc(settings.pageSize)}`);
+  // Only a database with no pages yet takes it (before WAL mode writes the header): pruning can then give
+  // freed pages back a few at a time (src/store/retention.ts).
+  db.pragma('auto_vacuum = INCREMENTAL');
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${settings.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   db.pragma(`busy_timeout = ${Math.trunc(settings.busyTimeoutMs)}`);

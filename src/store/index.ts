@@ -11,4 +11,8 @@ export type { TokenRevocation } from './revocations.js';
 export type { ReadEventsInRangeOptions, EventCursor, EventPage, ReadEventsOptions } from './event-log.js';
 export { StoreVersionError } from './errors.js';
 export { SCHEMA_VERSION } from './migrations.js';
+export { StoreSnapshot, type KvEntry } from './snapshot.js';
+export type { DeploymentRecords, ModuleVersionRow, DeploymentHistoryRow } from './deployment-records.js';
 export { WalSyncer } from './wal-sync.js';
+export { StoreRetention, type PruneRule, type SpaceUsage } from './retention.js';
+export { backupDatabase, quickCheck, EventLogReader, type DatabaseBackup, type EventRange } from './backup.js';

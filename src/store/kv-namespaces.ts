@@ -15,6 +15,7 @@ export class KvNamespaces {
         'INSERT INTO kv (ns, key, value) VALUES (?, ?, ?) ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value',
       ),
       delete: db.prepare<[ns: number, key: Buffer]>('DELETE FROM kv WHERE ns = ? AND key = ?'),
+      clear: db.prepare<[ns: number, limit: number]>('DELETE FROM kv WHERE id IN (SELECT id FROM kv WHERE ns = ? LIMIT ?)'),
       /** Keys from `low` (inclusive) to the end of the namespace. */
       listFrom: db
         .prepare<[ns: number, low: Buffer, limit: number], Buffer>('SELECT key FROM kv WHERE ns = ? AND key >= ? ORDER BY key LIMIT ?')
@@ -43,6 +44,14 @@ export class KvNamespaces {
     return this.conn.guard(() => {
       const ns = this.conn.symbols.lookup(namespace);
       return ns !== undefined && this.sql.delete.run(ns, toBuffer(key)).changes > 0;
+    });
+  }
+
+  /** Deletes up to `limit` records of `namespace` (any); returns how many it deleted. */
+  clear(namespace: string, limit: number): number {
+    return this.conn.guard(() => {
+      const ns = this.conn.symbols.lookup(namespace);
+      return ns === undefined ? 0 : this.conn.write(() => this.sql.clear.run(ns, limit).changes);
     });
   }
 

@@ -124,6 +124,35 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    // Deployments (src/deploy): each app's deployment record (its versions, traffic shares, highest release
+    // accepted) as one JSON document replaced in a transaction, so a restart finds the old record or the new
+    // one, never a mix; the registry's module versions (bytes are files named by their sha256); and the
+    // history of every deploy, promotion and rollback.
+    version: 6,
+    sql: `
+      CREATE TABLE deployment (app TEXT PRIMARY KEY, record TEXT NOT NULL) STRICT, WITHOUT ROWID;
+      CREATE TABLE module_version (
+        app         TEXT NOT NULL,
+        version     TEXT NOT NULL,
+        sha256      TEXT NOT NULL,
+        release     INTEGER NOT NULL,
+        key_id      TEXT NOT NULL,
+        manifest    TEXT NOT NULL,
+        added_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (app, version)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE deployment_history (
+        seq     INTEGER PRIMARY KEY,
+        app     TEXT NOT NULL,
+        at_ms   INTEGER NOT NULL,
+        actor   TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        version TEXT NOT NULL,
+        detail  TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The schema version this code reads and writes. */

@@ -13,6 +13,9 @@ import { KvNamespaces } from './kv-namespaces.js';
 import { Outbox, type OutboxEntry } from './outbox.js';
 import { Revocations, type TokenRevocation } from './revocations.js';
 import { StoreMeta } from './store-meta.js';
+import { DeploymentRecords } from './deployment-records.js';
+import { StoreSnapshot } from './snapshot.js';
+import { StoreRetention } from './retention.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file, created with its directory if missing. `:memory:` for a private in-memory database. */
@@ -100,6 +103,8 @@ export class SqliteStore implements GuestStore {
   private readonly outbox: Outbox;
   private readonly digests: Digests;
   private readonly revocations: Revocations;
+  /** What src/deploy keeps: deployment records, registry versions, history. */
+  readonly deployments: DeploymentRecords;
   /** What a new local event adds for replication (undefined without it). */
   private readonly onNewLocal: OnNewEvent | undefined;
   /** What a new replicated event adds: its digest, but no outbox entry (it is not this node's to publish). */
@@ -109,6 +114,8 @@ export class SqliteStore implements GuestStore {
     private readonly conn: Connection,
     /** Whether the outbox and the digests are kept ({@link SqliteStoreOptions.replication}). */
     readonly replication: boolean,
+    /** The database file. */
+    readonly path: string,
   ) {
     this.kv = new KvNamespaces(conn);
     this.log = new EventLog(conn);
@@ -116,6 +123,7 @@ export class SqliteStore implements GuestStore {
     this.outbox = new Outbox(conn);
     this.digests = new Digests(conn, new StoreMeta(conn.db));
     this.revocations = new Revocations(conn);
+    this.deployments = new DeploymentRecords(conn);
     if (replication) {
       this.onNewReplicated = (stream, partition, event) => this.digests.add(stream, partition, event);
       this.onNewLocal = (stream, partition, event) => {
@@ -138,11 +146,21 @@ export class SqliteStore implements GuestStore {
       maxPageCount: options.maxPageCount,
     });
     try {
-      return new SqliteStore(conn, options.replication ?? false);
+      return new SqliteStore(conn, options.replication ?? false, options.path);
     } catch (error) {
       conn.close();
       throw toStoreError(error);
     }
+  }
+
+  /** A read-only view of the database as it is now, held until closed (src/store/snapshot.ts). */
+  snapshot(): StoreSnapshot {
+    return new StoreSnapshot(this.path);
+  }
+
+  /** Deletes up to `limit` records of `namespace`; returns how many (0: it is empty). */
+  clearNamespace(namespace: string, limit: number): number {
+    return this.kv.clear(namespace, limit);
   }
 
   /** Closes the database (checkpointing the WAL). Idempotent; later calls fail with `store_closed`. */
@@ -303,5 +321,14 @@ export class SqliteStore implements GuestStore {
   /** Records that the digests were rebuilt (by a store with `replication`) down to `fromMinute`. */
   markDigestsComplete(fromMinute: number): void {
     this.digests.markComplete(fromMinute);
+  }
+
+  // --- retention (src/store/retention.ts) -------------------------------------------------------------
+
+  private retentionOps: StoreRetention | undefined;
+
+  /** Pruning old buckets and events, reclaiming space and the size budget, on this store's connection. */
+  retention(): StoreRetention {
+    return (this.retentionOps ??= new StoreRetention(this.conn));
   }
 }

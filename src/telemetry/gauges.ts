@@ -35,6 +35,19 @@ export function observeDatabase(meter: Meter, db: { sizeBytes(): number; freeByt
   meter.createObservableGauge('edgeagg.db.free', { description: 'Free pages in the database file, reusable without growing it.', unit: 'By' }).addCallback((r) => r.observe(db.freeBytes()));
 }
 
+const BUDGET_STATES = ['ok', 'near', 'full'] as const;
+
+/** The database budget (`max-db-size`): its size, and 1 for its current state (ok, near, full); nothing without one. */
+export function observeDiskBudget(meter: Meter, budget: () => { state: string; maxBytes: number }): void {
+  meter.createObservableGauge('edgeagg.db.budget', { description: 'The database budget (max-db-size); 0: none.', unit: 'By' }).addCallback((r) => r.observe(budget().maxBytes));
+  meter
+    .createObservableGauge('edgeagg.db.budget.state', { description: 'The database budget: 1 for its current state (ok, near: pruning at once, full: writes refused with disk_full), 0 for the others.' })
+    .addCallback((r) => {
+      const { state } = budget();
+      if (state !== 'none') for (const s of BUDGET_STATES) r.observe(state === s ? 1 : 0, { state: s });
+    });
+}
+
 /** The filesystem of the data directory: its size and what is free (to unprivileged users). */
 export function observeDisk(meter: Meter, path: string): void {
   const stat = () => {

@@ -11,3 +11,4 @@ export { redact, redactText, REDACTED } from './redact.js';
 export { extractTraceContext, injectTraceContext, spanContextOf, traceparentOf, type HeaderCarrier } from './propagation.js';
 export { type ReplicationStatsLike } from './replication.js';
 export { EventTraceMemory, MAX_REMEMBERED_EVENT_TRACES, ReplicationTracing } from './replication-tracing.js';
+export type { DeploymentGauges } from './deployment-metrics.js';

@@ -13,8 +13,9 @@ import { ROOT_CONTEXT, SpanKind, type Attributes, type Context, type Span } from
 import type { MetricProducer, MetricReader } from '@opentelemetry/sdk-metrics';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { telemetryConfig, type TelemetryConfig } from './config.js';
-import { observeBreaker, observeDatabase, observeDisk, observeFold, observeShedder } from './gauges.js';
+import { observeBreaker, observeDatabase, observeDisk, observeDiskBudget, observeFold, observeShedder } from './gauges.js';
 import { observeProcess } from './process-gauges.js';
+import { observeDeployments, type DeploymentGauges } from './deployment-metrics.js';
 import { GuestHooks, type GuestCallReport, type GuestCounterMapper } from './guest-hooks.js';
 import { HttpObserver } from './http-observer.js';
 import type { Logger } from './logger.js';
@@ -129,6 +130,11 @@ export class Telemetry {
     if (this.sdk) observeBreaker(this.sdk.metrics.meter, breaker);
   }
 
+  /** Deployments per app: canary share, build progress, rollbacks (src/deploy), read at each collection. */
+  observeDeployments(read: () => DeploymentGauges[]): void {
+    if (this.sdk) observeDeployments(this.sdk.metrics.meter, read);
+  }
+
   /** Told of every breaker transition (StoreBreaker onStateChange). */
   breakerChanged(state: string): void {
     this.sdk?.metrics.breakerTransitions.add(1, { state });
@@ -147,6 +153,11 @@ export class Telemetry {
   /** The filesystem holding `path` (the data directory): its size and free space, read at each collection. */
   observeDisk(path: string): void {
     if (this.sdk) observeDisk(this.sdk.metrics.meter, path);
+  }
+
+  /** The database budget (src/node/maintenance.ts), read at each collection. */
+  observeDiskBudget(budget: () => { state: string; maxBytes: number }): void {
+    if (this.sdk) observeDiskBudget(this.sdk.metrics.meter, budget);
   }
 
   /** The database file's size and free space, read at each collection. */

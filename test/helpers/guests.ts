@@ -13,6 +13,7 @@ import {
   type Capability,
   type GuestModule,
   type GuestStore,
+  type RetentionRule,
   type RuntimeOptions,
 } from '../../src/runtime/index.js';
 
@@ -46,6 +47,8 @@ export interface TestGuestOptions extends Partial<Omit<RuntimeOptions, 'store' |
   name?: string;
   version?: string;
   limits?: { memory_bytes?: number; deadline_ms?: number };
+  /** The manifest's `retention` field. @default none */
+  retention?: RetentionRule[];
   runtime?: Runtime;
 }
 
@@ -58,7 +61,7 @@ export async function loadWasm(wasm: Uint8Array, options: TestGuestOptions = {})
   const capabilities = options.capabilities ?? ['clock', 'config', 'events', 'kv', 'log', 'metrics'];
   const signatureFile = signModule(
     wasm,
-    { name: options.name ?? 'test-guest', version: options.version ?? '1.0.0', limits: options.limits ?? {}, capabilities },
+    { name: options.name ?? 'test-guest', version: options.version ?? '1.0.0', limits: options.limits ?? {}, capabilities, retention: options.retention },
     testKey.privateKeyPem,
   );
   const runtime = options.runtime ?? testRuntime(options);

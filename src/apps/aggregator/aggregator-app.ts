@@ -5,6 +5,7 @@
  */
 import type { Route } from '../../http/index.js';
 import { guestReadHandler, guestWriteHandler, type GuestRoutesOptions } from '../guest-routes.js';
+import { readingsSplitter } from './batch-routing.js';
 import { GuestCounters, type ReadingCounts } from './guest-counters.js';
 import { RegionStream } from './region-stream.js';
 
@@ -31,7 +32,8 @@ export class AggregatorApp {
       page: (cursor) => this.page(cursor),
       maxStreams: options.maxStreams,
     });
-    const write = guestWriteHandler(options);
+    // A gateway's batch may hold devices on both sides of a canary: split by each reading's device_id.
+    const write = guestWriteHandler({ ...options, splitter: readingsSplitter });
     const read = guestReadHandler(options);
     this.routes = [
       { method: 'POST', template: '/v1/readings', scopes: WRITE_SCOPES, handle: write },
@@ -65,7 +67,7 @@ export class AggregatorApp {
 
   /** The stream reads the aggregates as the API does: after folding what waits. */
   private get(path: string, query = ''): { status: number; body: Uint8Array } {
-    const module = this.options.module();
+    const module = this.options.versions.stable();
     return this.options
       .pipeline()
       .read(() => module.invokeHttp({ method: 'GET', path, query, contentType: '', principal: { kind: 'read', subject: 'stream' }, body: new Uint8Array(0) }));

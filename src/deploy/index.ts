@@ -1,0 +1,14 @@
+/**
+ * Deployments: apps and their versions on this node, the module registry, sticky canaries judged on the
+ * node, automatic rollback, and new versions' state built in the background (DESIGN.md promise 5).
+ */
+export { DeploymentManager, type AppHost, type AppPipeline, type DeploymentPolicy, type DeployRequest, type DeploymentManagerOptions } from './deployment-manager.js';
+export { DeployError } from './deploy-errors.js';
+export { ModuleRegistry } from './registry.js';
+export { LiveVersions, type VersionStats } from './app-versions.js';
+export { canaryPoint, inCanary } from './canary.js';
+export { HealthWindow, judge, type HealthPolicy, type HealthSummary, type Verdict } from './health-window.js';
+export { StateBuilder, type BuildMode, type BuildProgress, type FoldSource } from './state-builder.js';
+export { deploymentRoutes } from './admin-routes.js';
+export { renderDeployments } from './render.js';
+export type { DeploymentRecord, VersionRef } from './deployment-record.js';
