@@ -20,6 +20,7 @@ interface DeployOptions extends Common {
   config: string[];
   state?: string;
   allowDowngrade?: boolean;
+  fleet?: boolean;
   wait?: boolean;
 }
 
@@ -40,7 +41,8 @@ export function registerDeploy(program: Command): void {
       .option('--config <key=value...>', 'config values the guest reads', [])
       .option('--state <mode>', 'rebuild: fold the event log; carry: copy the stable version\'s state')
       .option('--allow-downgrade', 'accept a release counter below the highest the node accepted (logged and counted)')
-      .option('--wait', 'wait until the new version serves (or is rolled back)'),
+      .option('--fleet', 'publish to the fleet over NATS instead: every node (this one too) verifies and deploys it')
+      .option('--wait', 'wait until the new version serves (or is rolled back) on this node'),
   ).action(async (modulePath: string, options: DeployOptions) => {
     const sigPath = `${modulePath}.sig.json`;
     if (!existsSync(sigPath)) throw new Error(`no signature file at ${sigPath}: sign the module first (edgeagg sign or edgeagg build)`);
@@ -53,9 +55,11 @@ export function registerDeploy(program: Command): void {
       config: options.config.length > 0 ? Object.fromEntries(options.config.map(keyValue)) : undefined,
       state: options.state,
       allow_downgrade: options.allowDowngrade === true ? true : undefined,
+      fleet: options.fleet === true ? true : undefined,
     };
-    const answer = (await call(options, 'POST', '/v1/deployments', body)) as { app: string; version: string };
-    if (!options.wait) return show(options, answer, `deploying ${answer.app}@${answer.version}: building its state (edgeagg deployments to follow)`);
+    const answer = (await call(options, 'POST', '/v1/deployments', body)) as { app: string; version: string; revision?: number };
+    const what = options.fleet ? `published ${answer.app}@${answer.version} to the fleet (revision ${answer.revision}): every node verifies and deploys it` : `deploying ${answer.app}@${answer.version}: building its state`;
+    if (!options.wait) return show(options, answer, `${what} (edgeagg deployments to follow)`);
     const done = await waitForBuild(options, answer.app, answer.version);
     show(options, done, done.serving ? `${answer.app}@${answer.version} serves (${done.how})` : `${answer.app}@${answer.version} did not serve: ${done.how}`);
     if (!done.serving) process.exitCode = 1;

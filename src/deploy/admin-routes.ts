@@ -4,14 +4,37 @@
  * changes nothing.
  */
 import { BodyTooLargeError, readBody, sendError, sendJson, type RequestContext, type Route } from '../http/index.js';
-import { CAPABILITIES, type Capability } from '../runtime/index.js';
+import { CAPABILITIES, type Capability, type SignatureFile } from '../runtime/index.js';
 import { DeployError } from './deploy-errors.js';
 import type { DeploymentManager } from './deployment-manager.js';
 import { renderDeployments } from './render.js';
 
 const ADMIN = ['admin'] as const;
 
-export function deploymentRoutes(manager: DeploymentManager, maxModuleBytes: number): Route[] {
+/** A module version published to the fleet (src/replication's rollout record). */
+export interface FleetRollout {
+  app: string;
+  version: string;
+  sha256: string;
+  release: number;
+  canary_share: number;
+  signature_file: SignatureFile;
+  published_by: string;
+  published_at_ms: number;
+}
+
+export interface DeploymentRoutesOptions {
+  /** The largest module accepted, in bytes. */
+  maxModuleBytes: number;
+  /**
+   * Publishes a checked module to the fleet (`"fleet": true`); every node, this one too, then verifies and
+   * deploys it. Undefined on a node without NATS (then `"fleet": true` is refused). @default none
+   */
+  publish?: (rollout: FleetRollout, wasm: Uint8Array, allowDowngrade: boolean) => Promise<{ revision: number }>;
+}
+
+export function deploymentRoutes(manager: DeploymentManager, options: DeploymentRoutesOptions): Route[] {
+  const { maxModuleBytes } = options;
   // Base64 grows the module by a third; the rest of the request is small.
   const bodyLimit = Math.ceil((maxModuleBytes * 4) / 3) + 256 * 1024;
   return [
@@ -33,8 +56,11 @@ export function deploymentRoutes(manager: DeploymentManager, maxModuleBytes: num
         if (state !== undefined && state !== 'rebuild' && state !== 'carry') throw new DeployError(400, 'invalid_request', 'state must be rebuild or carry');
         const canary = optionalPercent(body, 'canary_percent');
         const stages = optionalList(body, 'stages_percent')?.map((s) => Number(s) / 100);
+        const fleet = body.fleet === true;
+        if (fleet && !options.publish) throw new DeployError(409, 'no_fleet', 'this node is not part of a fleet (no --nats): deploy without fleet');
+        const wasm = Buffer.from(module, 'base64');
         const answer = await manager.deploy({
-          bundle: { wasm: Buffer.from(module, 'base64'), signatureFile: signature },
+          bundle: { wasm, signatureFile: signature },
           canaryShare: canary === undefined || canary >= 1 ? undefined : canary,
           stages,
           grants: grants as Capability[] | undefined,
@@ -42,7 +68,29 @@ export function deploymentRoutes(manager: DeploymentManager, maxModuleBytes: num
           state,
           allowDowngrade: body.allow_downgrade === true,
           actor: ctx.principal.subject,
+          dryRun: fleet,
         });
+        if (fleet) {
+          const manifest = (signature as SignatureFile).manifest;
+          const rollout: FleetRollout = {
+            app: manifest.name,
+            version: manifest.version,
+            sha256: manifest.sha256,
+            release: manifest.release ?? 0,
+            canary_share: canary === undefined ? 1 : canary,
+            signature_file: signature as SignatureFile,
+            published_by: ctx.principal.subject,
+            published_at_ms: Date.now(),
+          };
+          let published: { revision: number };
+          try {
+            published = await options.publish!(rollout, wasm, body.allow_downgrade === true);
+          } catch (error) {
+            const code = (error as { code?: unknown }).code;
+            throw new DeployError(code === 'release_rollback' ? 409 : 503, typeof code === 'string' ? code : 'fleet_unavailable', (error as Error).message);
+          }
+          return sendJson(ctx.res, 202, { ...answer, state: 'published', revision: published.revision }, { location: '/v1/deployments' });
+        }
         sendJson(ctx.res, 202, answer, { location: '/v1/deployments' });
       }),
     },

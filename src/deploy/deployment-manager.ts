@@ -51,6 +51,8 @@ export interface DeployRequest {
   allowDowngrade?: boolean;
   /** Who deploys (a token subject). */
   actor: string;
+  /** Only check (everything a deploy checks), write nothing: before publishing to the fleet. */
+  dryRun?: boolean;
 }
 
 export interface DeploymentManagerOptions<P extends AppPipeline> {
@@ -114,6 +116,14 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
     });
   }
 
+  /** What the fleet view shows of this node: each app's versions. */
+  versionsSeen(): Array<{ app: string; stable: string | null; canary: string | null; canary_percent: number; building: string | null }> {
+    return this.apps.map((app) => {
+      const r = this.records.get(app)!;
+      return { app, stable: r.stable?.version ?? null, canary: r.canary?.ref.version ?? null, canary_percent: Math.round(1000 * (r.canary?.share ?? 0)) / 10, building: r.building?.ref.version ?? null };
+    });
+  }
+
   /** The progress of an app's build, if one runs. */
   buildProgress(app: string): BuildProgress | undefined {
     const build = this.builds.get(app);
@@ -160,7 +170,7 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
   }
 
   /** Checks a module whole, then registers it and starts building its state. Throws {@link DeployError}. */
-  async deploy(request: DeployRequest): Promise<{ app: string; version: string; state: 'building' }> {
+  async deploy(request: DeployRequest): Promise<{ app: string; version: string; state: 'building' | 'checked' }> {
     const { bundle } = request;
     if (bundle.wasm.byteLength > this.options.policy.maxModuleBytes) {
       throw new DeployError(413, 'module_too_large', `the module is ${bundle.wasm.byteLength} bytes; this node accepts at most ${this.options.policy.maxModuleBytes}`);
@@ -183,6 +193,7 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
     if (downgrade && !request.allowDowngrade) {
       throw new DeployError(409, 'release_rollback', `release ${release} is below release ${record.highestRelease}, the highest this node accepted for ${m.name}; pass the downgrade flag to accept it`);
     }
+    if (request.dryRun) return { app: m.name, version: m.version, state: 'checked' };
     // Every check passed: now, and only now, write.
     this.options.registry.store(bundle);
     const ref: VersionRef = { version: m.version, sha256: m.sha256, release };

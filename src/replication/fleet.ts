@@ -28,6 +28,25 @@ export interface Heartbeat {
   regions: string[];
   /** Whether anti-entropy may ask it for digests now (it has rebuilt them). */
   digests_ready: boolean;
+  /** The versions of each app it serves (src/deploy). */
+  versions: AppVersionsSeen[];
+}
+
+/** One app's versions on a node, as the fleet sees them. */
+export interface AppVersionsSeen {
+  app: string;
+  stable: string | null;
+  canary: string | null;
+  canary_percent: number;
+  building: string | null;
+}
+
+function parseVersions(value: unknown): AppVersionsSeen[] {
+  if (!Array.isArray(value)) return [];
+  const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+  return value
+    .filter((v): v is Record<string, unknown> => v !== null && typeof v === 'object' && typeof (v as { app?: unknown }).app === 'string')
+    .map((v) => ({ app: v.app as string, stable: text(v.stable), canary: text(v.canary), canary_percent: typeof v.canary_percent === 'number' ? v.canary_percent : 0, building: text(v.building) }));
 }
 
 export interface KnownNode extends Heartbeat {
@@ -71,6 +90,7 @@ export function parseHeartbeat(data: Uint8Array): Heartbeat | undefined {
       catching_up: v.catching_up === true,
       regions: Array.isArray(v.regions) ? v.regions.filter((r): r is string => typeof r === 'string') : [],
       digests_ready: v.digests_ready === true,
+      versions: parseVersions(v.versions),
     };
   } catch {
     return undefined;
@@ -99,6 +119,8 @@ export interface FleetMember {
   catchingUp: boolean;
   /** The partitions (regions) it follows; empty: all. */
   regions: readonly string[];
+  /** The versions of each app it serves. */
+  versions: readonly AppVersionsSeen[];
 }
 
 /** Replication's state and totals (cumulative since the node started), read in one go: `Replicator.stats()`. */
@@ -130,6 +152,7 @@ export interface FleetNodeInfo {
   pending: number;
   catching_up: boolean;
   regions: string[] | 'all';
+  versions: AppVersionsSeen[];
 }
 
 /** `GET /v1/fleet` with replication over NATS. */
@@ -169,6 +192,7 @@ export function fleetMember(heartbeat: Heartbeat, lastContactAt: number): FleetM
     pending: heartbeat.pending,
     catchingUp: heartbeat.catching_up,
     regions: heartbeat.regions,
+    versions: heartbeat.versions,
   };
 }
 
@@ -195,8 +219,8 @@ export function renderFleet(stats: ReplicationStats): FleetInfo {
 }
 
 /** `GET /v1/fleet` on a node that runs alone (no `--nats`): itself, with nothing to replicate. */
-export function standaloneFleet(nodeId: string, url: string | undefined, now = Date.now()): StandaloneFleetInfo {
-  const self: FleetMember = { nodeId, url, lastContactAt: now, outboxDepth: 0, lagMs: undefined, pending: 0, catchingUp: false, regions: [] };
+export function standaloneFleet(nodeId: string, url: string | undefined, versions: readonly AppVersionsSeen[] = [], now = Date.now()): StandaloneFleetInfo {
+  const self: FleetMember = { nodeId, url, lastContactAt: now, outboxDepth: 0, lagMs: undefined, pending: 0, catchingUp: false, regions: [], versions };
   return { node_id: nodeId, replication: 'off', nodes: [nodeInfo(self, true, now)] };
 }
 
@@ -212,5 +236,6 @@ function nodeInfo(n: FleetMember, self: boolean, now: number): FleetNodeInfo {
     pending: n.pending,
     catching_up: n.catchingUp,
     regions: n.regions.length === 0 ? 'all' : [...n.regions],
+    versions: [...n.versions],
   };
 }

@@ -12,6 +12,7 @@ export {
   type FleetInfo,
   type FleetMember,
   type FleetNodeInfo,
+  type AppVersionsSeen,
   type JetStreamState,
   type ReplicationStats,
   type StandaloneFleetInfo,

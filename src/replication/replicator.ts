@@ -23,7 +23,11 @@ import { RECONNECT_BACKOFF } from './backoff.js';
 import { FleetConnection, type ConnectionStatus } from './connection.js';
 import type { NatsAuthOptions } from './nats-auth.js';
 import { EventConsumer } from './consumer.js';
-import { FleetView, fleetMember, parseHeartbeat, renderFleet, type FleetInfo, type Heartbeat, type JetStreamState, type ReplicationStats } from './fleet.js';
+import { FleetView, fleetMember, parseHeartbeat, renderFleet, type AppVersionsSeen, type FleetInfo, type Heartbeat, type JetStreamState, type ReplicationStats } from './fleet.js';
+import { publishRollout, type PublishRolloutOptions, type PublishedRollout } from './rollout-channel.js';
+import { RolloutError } from './rollout-errors.js';
+import type { RolloutRecord } from './rollout-record.js';
+import { RolloutWatcher, type RolloutWatcherOptions } from './rollout-watcher.js';
 import { OutboxPublisher } from './publisher.js';
 import { gossipRevocations, type RevocationStore } from './revocation-gossip.js';
 import { EVENTS_PREFIX, HEARTBEAT_SUBJECT, JETSTREAM_STREAM } from './subjects.js';
@@ -78,6 +82,14 @@ export interface ReplicatorOptions {
    * of received messages (src/telemetry `Telemetry.replicationTracer`). @default none (tracing off)
    */
   tracer?: ReplicationTracer;
+  /** The versions of each app this node serves, for the fleet view. @default none */
+  versions?: () => AppVersionsSeen[];
+  /**
+   * Follow the fleet's rollouts (docs/replication.md, "Rolling out module versions to the fleet"): `apply`
+   * verifies and deploys a record (./rollout-watcher.ts); `revision` is the KV revision applied before, and
+   * `onApplied` persists the next. @default none: this node does not follow rollouts
+   */
+  rollouts?: Pick<RolloutWatcherOptions, 'apply' | 'onApplied' | 'revision'>;
 }
 
 /** How an applied event reached this node. */
@@ -94,6 +106,9 @@ export class Replicator {
   private jetstreamState: JetStreamState = 'starting';
   private readonly antiEntropy: AntiEntropyRounds;
   private stopped = false;
+  private readonly rollouts: RolloutWatcher | undefined;
+  /** The live connection, while a session runs: what `publishRollout` publishes on. */
+  private nc: NatsConnection | undefined;
   private readonly listeners = new Set<(events: StoredEvent[], via: AppliedVia) => void>();
 
   constructor(private readonly options: ReplicatorOptions) {
@@ -118,6 +133,7 @@ export class Replicator {
       this.emit(events, { kind: 'anti-entropy' });
     });
     this.antiEntropy = new AntiEntropyRounds({ ...options, local: this.local, fleet: this.fleet, selfBusy: () => this.heartbeat().catching_up });
+    this.rollouts = options.rollouts && new RolloutWatcher({ ...options.rollouts, logger });
     this.connection = new FleetConnection({
       servers: options.servers,
       auth: options.auth,
@@ -162,6 +178,15 @@ export class Replicator {
   onApplied(listener: (events: StoredEvent[], via: AppliedVia) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Publishes a module version to the fleet (./rollout-channel.ts): every node that follows rollouts
+   * verifies and deploys it. Throws when this node is not connected to NATS now.
+   */
+  async publishRollout(record: RolloutRecord, moduleBytes: Uint8Array, options?: PublishRolloutOptions): Promise<PublishedRollout> {
+    if (!this.nc) throw new RolloutError('fleet_unavailable', 'this node is not connected to NATS now; retry when it is');
+    return publishRollout(this.nc, record, moduleBytes, options);
   }
 
   /** Replication's state and totals now, typed: telemetry reads them, and `GET /v1/fleet` shows them. */
@@ -219,6 +244,7 @@ export class Replicator {
       catching_up: this.jetstreamState === 'starting' || this.consumer.catchingUp || (depth > 0 && this.jetstreamHealthy(now)),
       regions: [...this.options.regions],
       digests_ready: this.antiEntropy.digestsReady,
+      versions: this.options.versions?.() ?? [],
     };
   }
 
@@ -245,9 +271,12 @@ export class Replicator {
     beat();
     const beating = setInterval(beat, heartbeatMs);
     const stopGossip = gossipRevocations(nc, this.options.store, logger, this.options.revocationIntervalMs);
+    const following = this.rollouts?.run(nc, signal);
+    this.nc = nc;
     const jetstreamLoop = this.jetstreamLoop(nc, signal);
     const antiEntropyLoop = this.antiEntropy.run(nc, signal);
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    this.nc = undefined;
     clearInterval(beating);
     stopGossip();
     // The consumers stop first, so the server drops their pull requests (a pull request left behind by a
@@ -255,7 +284,7 @@ export class Replicator {
     // closing makes anti-entropy requests in flight fail at once instead of at their timeouts.
     await Promise.race([Promise.allSettled([jetstreamLoop]), sleep(2_000)]);
     await nc.close().catch(() => undefined);
-    await Promise.allSettled([jetstreamLoop, antiEntropyLoop]);
+    await Promise.allSettled([jetstreamLoop, antiEntropyLoop, following]);
     this.jetstreamState = 'unavailable';
     heartbeats.unsubscribe();
     responder.unsubscribe();

@@ -103,6 +103,7 @@ export class SqliteStore implements GuestStore {
   private readonly outbox: Outbox;
   private readonly digests: Digests;
   private readonly revocations: Revocations;
+  private readonly meta: StoreMeta;
   /** What src/deploy keeps: deployment records, registry versions, history. */
   readonly deployments: DeploymentRecords;
   /** What a new local event adds for replication (undefined without it). */
@@ -121,7 +122,8 @@ export class SqliteStore implements GuestStore {
     this.log = new EventLog(conn);
     this.journals = new FoldJournalTable(conn, this.log);
     this.outbox = new Outbox(conn);
-    this.digests = new Digests(conn, new StoreMeta(conn.db));
+    this.meta = new StoreMeta(conn.db);
+    this.digests = new Digests(conn, this.meta);
     this.revocations = new Revocations(conn);
     this.deployments = new DeploymentRecords(conn);
     if (replication) {
@@ -151,6 +153,18 @@ export class SqliteStore implements GuestStore {
       conn.close();
       throw toStoreError(error);
     }
+  }
+
+  /** A small number kept by name (table `store_meta`), e.g. the fleet rollout revision applied; undefined when unset. */
+  counter(name: string): number | undefined {
+    return this.conn.guard(() => {
+      const value = this.meta.get(`counter:${name}`);
+      return typeof value === 'number' ? value : undefined;
+    });
+  }
+
+  setCounter(name: string, value: number): void {
+    this.conn.guard(() => this.conn.write(() => this.meta.set(`counter:${name}`, value)));
   }
 
   /** A read-only view of the database as it is now, held until closed (src/store/snapshot.ts). */

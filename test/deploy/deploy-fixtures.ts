@@ -54,6 +54,7 @@ export interface DeployBody {
   config?: Record<string, string>;
   state?: 'rebuild' | 'carry';
   allow_downgrade?: boolean;
+  fleet?: boolean;
 }
 
 /** POST /v1/deployments with the module and its signature file. */
