@@ -7,7 +7,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import type { Server, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import { AggregatorApp, aggregatorCounterMapper, hostedAppRoutes } from '../apps/index.js';
-import { DeploymentManager, ModuleRegistry, deploymentRoutes, type AppHost, type DeploymentPolicy } from '../deploy/index.js';
+import { DeploymentManager, ModuleRegistry, deploymentRoutes, type AppHost, type DeploymentPolicy, type FleetRollout } from '../deploy/index.js';
+import { applyRollout } from './fleet-rollouts.js';
 import { RevocationList, TokenVerifier, loadOrCreateNodeKey, type NodeKey } from '../auth/index.js';
 import { createEdgeServer, listen, metricsRoute, nodeRoutes, serverUrl, watchTls, type MetricsRouteOptions, type Route, type TlsFiles } from '../http/index.js';
 import type { SecureContextOptions } from 'node:tls';
@@ -26,6 +27,9 @@ import { packageVersion, readModuleBundle, trustedModuleKeys } from './module-bu
 import type { SettingName, Settings } from './settings.js';
 import { startRetention } from './maintenance-start.js';
 import type { RetentionScheduler } from './maintenance.js';
+
+/** The fleet rollout revision this node has applied (store counter). */
+const ROLLOUT_REVISION = 'fleet-rollout-revision';
 
 export interface EdgeNodeOptions {
   settings: Settings;
@@ -252,7 +256,10 @@ export class EdgeNode {
     return [
       ...this.app.routes,
       ...this.hostedApps,
-      ...deploymentRoutes(this.deployments, settings['max-module-bytes']),
+      ...deploymentRoutes(this.deployments, {
+        maxModuleBytes: settings['max-module-bytes'],
+        publish: settings.nats.length > 0 ? (rollout, wasm, allowDowngrade) => this.publishRollout(rollout, wasm, allowDowngrade) : undefined,
+      }),
       ...nodeRoutes({
         nodeInfo: () => this.info(),
         fleetInfo: () => this.fleetInfo(),
@@ -277,7 +284,7 @@ export class EdgeNode {
 
   /** `GET /v1/fleet`: replication's view, or this node alone. */
   private fleetInfo(): unknown {
-    return this.replication?.fleetInfo() ?? standaloneFleet(this.identity.nodeId, this.server?.listening ? this.url : undefined);
+    return this.replication?.fleetInfo() ?? standaloneFleet(this.identity.nodeId, this.server?.listening ? this.url : undefined, this.deployments.versionsSeen());
   }
 
   private async createReplication(): Promise<Replicator | undefined> {
@@ -298,7 +305,21 @@ export class EdgeNode {
       logger: this.logger,
       durable: this.storage.walSyncer && durableWal(this.storage.walSyncer),
       tracer: this.telemetry.replicationTracer,
+      versions: () => this.deployments.versionsSeen(),
+      rollouts: {
+        revision: this.storage.store.counter(ROLLOUT_REVISION) ?? 0,
+        onApplied: (revision) => this.storage.store.setCounter(ROLLOUT_REVISION, revision),
+        apply: (record, fetchModule) => applyRollout(this.deployments, record, fetchModule, this.logger),
+      },
     });
+  }
+
+  /** `"fleet": true` on a deploy: publishes the checked module; this node's own watcher deploys it too. */
+  private async publishRollout(rollout: FleetRollout, wasm: Uint8Array, allowDowngrade: boolean): Promise<{ revision: number }> {
+    if (!this.replication) throw new Error('replication is not running');
+    const published = await this.replication.publishRollout(rollout, wasm, { allowDowngrade });
+    this.logger.info('published a rollout to the fleet', { app: rollout.app, version: rollout.version, revision: published.revision, by: rollout.published_by });
+    return { revision: published.revision };
   }
 
   /** A renewed certificate (or key, or client CA) is used for new connections; open ones keep theirs. */

@@ -22,7 +22,8 @@ export class ReadingLoad {
   private seq = 0;
 
   constructor(
-    private readonly node: NodeProcess,
+    /** The node to send to (a test that restarts it points this at the new process). */
+    public node: NodeProcess,
     private readonly gatewayToken: string,
     /** Device tokens by device id (their requests go to the canary when the device is in its share). */
     private readonly deviceTokens: Map<string, string>,

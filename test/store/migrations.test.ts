@@ -24,7 +24,7 @@ describe('SqliteStore schema and migrations', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('page_size', { simple: true })).toBe(1024);
     const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
-    expect(tables).toEqual(['event', 'fold_journal', 'kv', 'replication_digest', 'replication_outbox', 'store_meta', 'symbol', 'token_revocation']);
+    expect(tables).toEqual(['deployment', 'deployment_history', 'event', 'fold_journal', 'kv', 'module_version', 'replication_digest', 'replication_outbox', 'store_meta', 'symbol', 'token_revocation']);
   });
 
   it('keeps data and schema when reopened, without migrating again', () => {
