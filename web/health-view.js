@@ -40,9 +40,22 @@ export function renderFleet(fleet) {
   setHealth('fleet', `${fleet.nodes.length} nodes${lag}`);
 }
 
+/** The serving app's deployment: a build with its progress, a canary and its share, or the last rollback. */
+function renderDeploy(deployments, app) {
+  const d = Array.isArray(deployments) ? deployments.find((x) => x.app === app) : undefined;
+  if (!d) {
+    setHealth('deploy', 'n/a');
+    return;
+  }
+  if (d.building) setHealth('deploy', `building ${d.building} · ${d.build_percent ?? 0}%`, 'busy');
+  else if (d.canary) setHealth('deploy', `canary ${d.canary} on ${d.canary_percent}% of devices`, 'busy');
+  else if (d.rolled_back && Date.now() - d.rolled_back.at_ms < 24 * 3600 * 1000) setHealth('deploy', `rolled back ${d.rolled_back.version}: ${d.rolled_back.reason}`, 'bad');
+  else setHealth('deploy', `${d.stable} on all devices`);
+}
+
 export function renderNode(node, rates) {
   if (!node) {
-    for (const name of ['node', 'circuit', 'module', 'uptime', 'ingest', 'duplicates', 'rejected']) setHealth(name, 'n/a');
+    for (const name of ['node', 'circuit', 'module', 'uptime', 'ingest', 'duplicates', 'rejected', 'deploy']) setHealth(name, 'n/a');
     health('reasons').replaceChildren();
     return;
   }
@@ -51,6 +64,7 @@ export function renderNode(node, rates) {
   setHealth('circuit', circuit.replace('_', '-'), node.circuit);
   setHealth('module', node.module ? `${node.module.name}@${node.module.version}` : 'n/a');
   setHealth('uptime', fmt.duration(node.uptime_s));
+  renderDeploy(node.deployments, node.module?.name);
   if (!rates) {
     for (const name of ['ingest', 'duplicates', 'rejected']) setHealth(name, '…');
     return;

@@ -62,6 +62,8 @@ export interface DeploymentManagerOptions<P extends AppPipeline> {
   policy: DeploymentPolicy;
   /** Makes an app's write path, folding into `versions.folders()`. */
   createPipeline: (app: string, versions: LiveVersions, onFolderFailed: (module: GuestModule, error: unknown) => void) => P;
+  /** Reads the trusted module keys again (a key added to `<data-dir>/trusted-keys/` counts from the next deploy). @default none */
+  refreshTrust?: () => void;
   /** Config every version of this app gets whatever the record says (the primary app's node settings). */
   fixedConfig?: (app: string) => Record<string, string> | undefined;
   logger: Logger;
@@ -118,9 +120,23 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
 
   /** What the fleet view shows of this node: each app's versions. */
   versionsSeen(): Array<{ app: string; stable: string | null; canary: string | null; canary_percent: number; building: string | null }> {
+    return this.summary().map(({ app, stable, canary, canary_percent, building }) => ({ app, stable, canary, canary_percent, building }));
+  }
+
+  /** Each app's versions, build progress and last rollback: `GET /v1/node` and the dashboard. */
+  summary(): Array<{ app: string; stable: string | null; canary: string | null; canary_percent: number; building: string | null; build_percent: number | null; rolled_back: DeploymentRecord['rolledBack'] }> {
     return this.apps.map((app) => {
       const r = this.records.get(app)!;
-      return { app, stable: r.stable?.version ?? null, canary: r.canary?.ref.version ?? null, canary_percent: Math.round(1000 * (r.canary?.share ?? 0)) / 10, building: r.building?.ref.version ?? null };
+      const p = this.buildProgress(app);
+      return {
+        app,
+        stable: r.stable?.version ?? null,
+        canary: r.canary?.ref.version ?? null,
+        canary_percent: Math.round(1000 * (r.canary?.share ?? 0)) / 10,
+        building: r.building?.ref.version ?? null,
+        build_percent: p ? Math.floor(100 * (p.total === 0 ? 0 : Math.min(1, p.done / p.total))) : null,
+        rolled_back: r.rolledBack,
+      };
     });
   }
 
@@ -180,6 +196,7 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
     const manifest = (bundle.signatureFile as SignatureFile | undefined)?.manifest;
     const existing = manifest && typeof manifest.name === 'string' ? this.records.get(manifest.name) : undefined;
     const grants = request.grants ?? existing?.grants ?? [];
+    this.options.refreshTrust?.();
     const module = await this.load(bundle, manifest?.name, grants, request.config ?? existing?.config ?? {});
     const m = module.manifest;
     const record = existing ?? newRecord(m.name, grants, request.config ?? {});

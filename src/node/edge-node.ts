@@ -2,29 +2,40 @@
  * The composition root: the one place where the store, the Wasm runtime, the write path, the apps,
  * replication, telemetry and the HTTP server are wired together. `start` reads as the list of its steps.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import type { Server, ServerResponse } from 'node:http';
-import { join, resolve } from 'node:path';
 import { AggregatorApp, aggregatorCounterMapper, hostedAppRoutes } from '../apps/index.js';
-import { DeploymentManager, ModuleRegistry, deploymentRoutes, type AppHost, type DeploymentPolicy, type FleetRollout } from '../deploy/index.js';
+import { DeploymentManager, ModuleRegistry, deploymentRoutes, type AppHost, type FleetRollout } from '../deploy/index.js';
 import { applyRollout } from './fleet-rollouts.js';
-import { RevocationList, TokenVerifier, loadOrCreateNodeKey, type NodeKey } from '../auth/index.js';
+import type { NodeKey } from '../auth/index.js';
 import { createEdgeServer, listen, metricsRoute, nodeRoutes, serverUrl, watchTls, type MetricsRouteOptions, type Route, type TlsFiles } from '../http/index.js';
 import type { SecureContextOptions } from 'node:tls';
-import { IngestPipeline } from '../ingest/index.js';
-import { LoadShedder, StoreBreaker } from '../resilience/index.js';
-import { Runtime, parsePublicKey, type Capability, type GuestModule } from '../runtime/index.js';
-import { SqliteStore, WalSyncer } from '../store/index.js';
+import type { IngestPipeline } from '../ingest/index.js';
+import { LoadShedder, type StoreBreaker } from '../resilience/index.js';
+import type { Capability, GuestModule } from '../runtime/index.js';
+import type { SqliteStore } from '../store/index.js';
 import { Telemetry, createLogger, parseListenAddress, type LogFormat, type Logger, type LogLevel } from '../telemetry/index.js';
 import { dashboardRoutes } from '../web/index.js';
 // The NATS client is loaded only when --nats is set (createReplicator).
-import { createReplicator, standaloneFleet, type NatsAuthOptions, type Replicator } from '../replication/index.js';
-import { durabilityPlan, durableWal, type DurabilityPlan } from './durability.js';
-import { NodeStartError, dataDirError, databaseError, listenError } from './start-errors.js';
-import { lockDataDir } from './data-dir-lock.js';
+import { createReplicator, standaloneFleet, type Replicator } from '../replication/index.js';
+import { durableWal } from './durability.js';
+import { listenError } from './start-errors.js';
 import { packageVersion, readModuleBundle, trustedModuleKeys } from './module-bundle.js';
-import type { SettingName, Settings } from './settings.js';
+import type { Settings } from './settings.js';
+import {
+  createBreaker,
+  createPipeline,
+  createRuntime,
+  createVerifier,
+  deploymentPolicy,
+  firstStartMarker,
+  natsAuth,
+  openIdentity,
+  openStorage,
+  tlsFiles,
+  type Identity,
+  type Storage,
+} from './node-parts.js';
 import { startRetention } from './maintenance-start.js';
 import type { RetentionScheduler } from './maintenance.js';
 
@@ -35,23 +46,6 @@ export interface EdgeNodeOptions {
   settings: Settings;
   /** @default a logger made from the `log-level` and `log-format` settings */
   logger?: Logger;
-}
-
-/** The data directory and who the node is: its token key and its name in the fleet. */
-interface Identity {
-  dataDir: string;
-  nodeKey: NodeKey;
-  /** True when this start created the data directory's key (the first start). */
-  created: boolean;
-  nodeId: string;
-}
-
-interface Storage {
-  store: SqliteStore;
-  walSyncer: WalSyncer | undefined;
-  durability: DurabilityPlan;
-  /** Releases the data directory's lock (after the store is closed). */
-  unlock: () => void;
 }
 
 export class EdgeNode {
@@ -122,6 +116,7 @@ export class EdgeNode {
         runtime,
         policy: deploymentPolicy(settings),
         fixedConfig: (name) => (name === primaryName ? primaryConfig : undefined),
+        refreshTrust: () => trustedModuleKeys(settings).forEach((pem) => runtime.trustedKeys.add(pem)),
         createPipeline: (name, versions, onFolderFailed) =>
           createPipeline(settings, storage, versions.stable(), telemetry, logger, {
             folders: () => versions.folders(),
@@ -279,6 +274,7 @@ export class EdgeNode {
       module: { name: this.module.name, version: this.module.version },
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
       counters: this.app.readingCounts(),
+      deployments: this.deployments.summary(),
     };
   }
 
@@ -355,148 +351,4 @@ export class EdgeNode {
     this.metricsServer = server;
     this.logger.info('metrics listening', { url: `${serverUrl(server)}/metrics` });
   }
-}
-
-function openIdentity(settings: Settings): Identity {
-  const dataDir = resolve(settings['data-dir']);
-  let nodeKey: NodeKey;
-  let created: boolean;
-  try {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    ({ key: nodeKey, created } = loadOrCreateNodeKey(dataDir));
-    // The first start's tokens are printed once the node serves; until then this marker keeps it the
-    // first start, so a start that fails (a port in use) does not lose them.
-    if (created) writeFileSync(firstStartMarker(dataDir), '', { mode: 0o600 });
-  } catch (error) {
-    throw dataDirError(error, dataDir);
-  }
-  const nodeId = settings['node-id'] || `node-${createHash('sha256').update(nodeKey.publicKeyPem).digest('hex').slice(0, 12)}`;
-  return { dataDir, nodeKey, created, nodeId };
-}
-
-/** Present from the start that created the node's key until its tokens were shown. */
-function firstStartMarker(dataDir: string): string {
-  return join(dataDir, 'keys', 'first-start');
-}
-
-function openStorage(settings: Settings, dataDir: string): Storage {
-  const dbPath = join(dataDir, 'edgeagg.db');
-  const durability = durabilityPlan(settings);
-  // Before the database: a second node on this directory refuses here, having touched nothing.
-  const unlock = lockDataDir(dataDir);
-  let store: SqliteStore;
-  try {
-    store = SqliteStore.open({
-      path: dbPath,
-      synchronous: durability.sqliteSynchronous,
-      maxPageCount: settings['max-db-pages'] || undefined,
-      replication: settings.nats.length > 0,
-    });
-  } catch (error) {
-    unlock();
-    throw databaseError(error, dbPath);
-  }
-  const walSyncer = durability.syncWal ? new WalSyncer(`${dbPath}-wal`) : undefined;
-  return { store, walSyncer, durability, unlock };
-}
-
-function createRuntime(settings: Settings, store: SqliteStore, telemetry: Telemetry, logger: Logger, counted: (name: string, value: number) => void): Runtime {
-  return new Runtime({
-    store,
-    trustedKeys: trustedModuleKeys(settings),
-    fuelPerMs: settings['fuel-per-ms'],
-    backstopFactor: settings['backstop-factor'],
-    onMetric: (mod, name, value) => {
-      counted(name, value);
-      telemetry.onMetric(mod, name, value);
-    },
-    onCall: telemetry.onCall,
-    onLog: (mod, level, message) => logger[(['debug', 'info', 'warn', 'error'] as const)[level] ?? 'info'](message, { module: mod.name, version: mod.version }),
-  });
-}
-
-function createPipeline(
-  settings: Settings,
-  storage: Storage,
-  module: GuestModule,
-  telemetry: Telemetry,
-  logger: Logger,
-  hooks: Pick<ConstructorParameters<typeof IngestPipeline>[0], 'onCommitted' | 'onFolded' | 'folders' | 'onFolderFailed'>,
-): IngestPipeline {
-  const { store, walSyncer, durability } = storage;
-  return new IngestPipeline({
-    store,
-    module,
-    maxGroupSize: durability.maxGroupSize,
-    commitWindowMs: durability.commitWindowMs,
-    sync: walSyncer && durableWal(walSyncer),
-    journal: store.foldJournal(module.name),
-    foldDelayMs: settings['fold-delay-ms'],
-    ...hooks,
-    onFoldFailed: (error, events, retry) =>
-      logger.error(retry ? 'fold failed; the events wait for the next fold' : 'the aggregator could not fold events; they stay in the fold journal and are folded again at the next start', {
-        error,
-        events: events.length,
-        first: events[0] && { device_id: events[0].source, region: events[0].partition, time_ms: events[0].timeMs },
-      }),
-    observer: telemetry.pipelineObserver,
-  });
-}
-
-function deploymentPolicy(settings: Settings): DeploymentPolicy {
-  return {
-    windowMs: settings['canary-window-ms'],
-    minCalls: settings['canary-min-calls'],
-    maxErrorExcess: settings['canary-max-error-excess-pct'] / 100,
-    stageIntervalMs: settings['canary-stage-interval-ms'],
-    maxModuleBytes: settings['max-module-bytes'],
-  };
-}
-
-function createBreaker(settings: Settings, telemetry: Telemetry, logger: Logger): StoreBreaker {
-  return new StoreBreaker({
-    threshold: settings['breaker-threshold'],
-    windowMs: settings['breaker-window-ms'],
-    coolDownMs: settings['breaker-cooldown-ms'],
-    onStateChange: (state, reason) => {
-      telemetry.breakerChanged(state);
-      if (state === 'open') logger.warn('circuit breaker opened: the store is failing', { circuit: state, reason });
-      else logger.info('circuit breaker state', { circuit: state });
-    },
-  });
-}
-
-/** TLS and credentials for the fleet's NATS servers, from the `nats-*` settings (empty ones unset). */
-function natsAuth(settings: Settings): NatsAuthOptions {
-  const set = (name: SettingName): string | undefined => (settings[name] as string) || undefined;
-  return {
-    user: set('nats-user'),
-    password: set('nats-password'),
-    token: set('nats-token'),
-    credsFile: set('nats-creds'),
-    nkeySeedFile: set('nats-nkey'),
-    tlsCaFile: set('nats-tls-ca'),
-    tlsCertFile: set('nats-tls-cert'),
-    tlsKeyFile: set('nats-tls-key'),
-  };
-}
-
-/** The TLS files the settings name, or undefined for plain HTTP (a key without a certificate is an error). */
-function tlsFiles(settings: Settings): TlsFiles | undefined {
-  const cert = settings['tls-cert'];
-  const key = settings['tls-key'];
-  if (!cert && !key) {
-    if (settings['tls-client-ca']) throw new NodeStartError('tls-client-ca needs HTTPS: pass tls-cert and tls-key too');
-    return undefined;
-  }
-  if (!cert || !key) throw new NodeStartError('HTTPS needs both tls-cert and tls-key');
-  return { certFile: resolve(cert), keyFile: resolve(key), clientCaFile: settings['tls-client-ca'] ? resolve(settings['tls-client-ca']) : undefined };
-}
-
-function createVerifier(settings: Settings, nodeKey: NodeKey, store: SqliteStore, logger: Logger): TokenVerifier | undefined {
-  if (!settings.auth) return undefined;
-  return new TokenVerifier([nodeKey.publicKey, ...settings['token-keys'].map((f) => parsePublicKey(readFileSync(f, 'utf8')))], {
-    maxLifetimeSeconds: settings['token-max-lifetime-s'],
-    revocations: new RevocationList({ load: () => store.tokenRevocations(), onError: (error) => logger.warn('could not read token revocations; using the last ones read', { error }) }),
-  });
 }
