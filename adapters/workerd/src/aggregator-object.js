@@ -23,7 +23,7 @@ export class AggregatorObject extends DurableObject {
       store: this.store,
       config: moduleConfig(env),
       now: () => Date.now(),
-      log: (level, message) => console[LEVELS[level] === 'debug' ? 'log' : LEVELS[level]](`${MANIFEST.name}@${MANIFEST.version}: ${message}`),
+      log: (level, message) => console[LEVELS[level]](`${MANIFEST.name}@${MANIFEST.version}: ${message}`),
     });
   }
 
