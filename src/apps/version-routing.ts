@@ -22,8 +22,11 @@ export interface AppVersions {
 
 /** An app's own way of splitting a batch by device and merging the answers (the aggregator's readings). */
 export interface BatchSplitter {
-  /** The items for each side, or undefined when the body is not a batch it can split (then one version answers). */
-  split(request: GuestHttpRequest, isCanary: (deviceId: string) => boolean): SplitBatch | undefined;
+  /**
+   * The items for each side; `'canary'` when every item is the canary's (it answers the whole request); undefined
+   * when the body is not a batch it can split, or every item is the stable version's.
+   */
+  split(request: GuestHttpRequest, isCanary: (deviceId: string) => boolean): SplitBatch | 'canary' | undefined;
   /** One answer from the two, in item order; undefined when the answers cannot be merged. */
   merge(stable: HttpCallResult, canary: HttpCallResult, split: SplitBatch): { status: number; contentType: string; body: Uint8Array } | undefined;
 }
@@ -58,6 +61,7 @@ export function routedCall(versions: AppVersions, deviceId: string | undefined, 
       return c !== undefined;
     });
     if (!split || !canary) return timedCall(versions, stable, request);
+    if (split === 'canary') return canaryCall(versions, canary, stable, request);
     const chosen = canary;
     try {
       return atomically(() => {

@@ -276,9 +276,10 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
     if (toVersion !== undefined) {
       const row = this.options.registry.version(app, toVersion);
       if (!row) throw new DeployError(404, 'unknown_version', `the registry holds no version ${toVersion} of ${app}`);
+      // Every refusal before any change.
+      if (record.stable?.version === row.version) throw new DeployError(409, 'already_serving', `${app}@${toVersion} is already the stable version`);
       if (record.canary || record.building) this.abandon(record, actor, reason);
       const current = this.records.get(app)!;
-      if (current.stable?.version === row.version) throw new DeployError(409, 'already_serving', `${app}@${toVersion} is already the stable version`);
       const next: DeploymentRecord = {
         ...current,
         building: { ref: { version: row.version, sha256: row.sha256, release: row.release }, mode: 'rebuild', canaryShare: null, stages: [], startedAtMs: this.now(), actor, action: 'rollback' },

@@ -14,8 +14,8 @@ const stats: ReplicationStats = {
   at: AT,
   connection: { state: 'connected', since: 1736944199000, server: '127.0.0.1:4222' },
   jetstream: 'ok',
-  self: { nodeId: 'gw-berlin-1', url: 'http://127.0.0.1:8787', lastContactAt: AT, outboxDepth: 0, lagMs: 12, pending: 0, catchingUp: false, regions: [] },
-  peers: [{ nodeId: 'gw-munich-1', url: undefined, lastContactAt: AT - 1500, outboxDepth: 3, lagMs: undefined, pending: 7, catchingUp: true, regions: ['eu-west'] }],
+  self: { nodeId: 'gw-berlin-1', url: 'http://127.0.0.1:8787', lastContactAt: AT, outboxDepth: 0, lagMs: 12, pending: 0, catchingUp: false, regions: [], versions: [{ app: 'aggregator', stable: '0.2.0', canary: '0.3.0', canary_percent: 10, building: null }] },
+  peers: [{ nodeId: 'gw-munich-1', url: undefined, lastContactAt: AT - 1500, outboxDepth: 3, lagMs: undefined, pending: 7, catchingUp: true, regions: ['eu-west'], versions: [] }],
   publisher: { published: 1200, duplicates: 0, failures: 1, lastError: 'timeout' },
   consumer: { received: 2400, applied: 1150, duplicates: 50, conflicts: 0, own: 1200, undecodable: 0, pending: 0 },
   antiEntropy: { digestsReady: true, rounds: 12, lastRoundAt: undefined, repairedIn: 4, repairedOut: 5, conflicts: 1, lastError: undefined },
@@ -29,8 +29,8 @@ describe('GET /v1/fleet', () => {
         replication: 'nats',
         nats: { state: 'connected', since: 1736944199000, server: '127.0.0.1:4222', jetstream: 'ok' },
         nodes: [
-          { node_id: 'gw-berlin-1', self: true, url: 'http://127.0.0.1:8787', last_contact: '2025-01-15T12:30:00.000Z', last_contact_age_ms: 0, outbox_depth: 0, replication_lag_ms: 12, pending: 0, catching_up: false, regions: 'all' },
-          { node_id: 'gw-munich-1', self: false, url: null, last_contact: '2025-01-15T12:29:58.500Z', last_contact_age_ms: 1500, outbox_depth: 3, replication_lag_ms: null, pending: 7, catching_up: true, regions: ['eu-west'] },
+          { node_id: 'gw-berlin-1', self: true, url: 'http://127.0.0.1:8787', last_contact: '2025-01-15T12:30:00.000Z', last_contact_age_ms: 0, outbox_depth: 0, replication_lag_ms: 12, pending: 0, catching_up: false, regions: 'all', versions: [{ app: 'aggregator', stable: '0.2.0', canary: '0.3.0', canary_percent: 10, building: null }] },
+          { node_id: 'gw-munich-1', self: false, url: null, last_contact: '2025-01-15T12:29:58.500Z', last_contact_age_ms: 1500, outbox_depth: 3, replication_lag_ms: null, pending: 7, catching_up: true, regions: ['eu-west'], versions: [] },
         ],
         publisher: { published: 1200, duplicates: 0, failures: 1, last_error: 'timeout' },
         consumer: { received: 2400, applied: 1150, duplicates: 50, conflicts: 0, own: 1200, undecodable: 0, pending: 0 },
@@ -40,11 +40,11 @@ describe('GET /v1/fleet', () => {
   });
 
   it('shows a node without NATS alone', () => {
-    expect(JSON.stringify(standaloneFleet('solo', undefined, AT))).toBe(
+    expect(JSON.stringify(standaloneFleet('solo', undefined, [], AT))).toBe(
       JSON.stringify({
         node_id: 'solo',
         replication: 'off',
-        nodes: [{ node_id: 'solo', self: true, url: null, last_contact: '2025-01-15T12:30:00.000Z', last_contact_age_ms: 0, outbox_depth: 0, replication_lag_ms: null, pending: 0, catching_up: false, regions: 'all' }],
+        nodes: [{ node_id: 'solo', self: true, url: null, last_contact: '2025-01-15T12:30:00.000Z', last_contact_age_ms: 0, outbox_depth: 0, replication_lag_ms: null, pending: 0, catching_up: false, regions: 'all', versions: [] }],
       }),
     );
     expect(standaloneFleet('solo', 'http://127.0.0.1:8787').nodes[0].url).toBe('http://127.0.0.1:8787');

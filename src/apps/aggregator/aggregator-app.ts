@@ -6,8 +6,10 @@
 import type { Route } from '../../http/index.js';
 import { guestReadHandler, guestWriteHandler, type GuestRoutesOptions } from '../guest-routes.js';
 import { readingsSplitter } from './batch-routing.js';
+import { DeviceDirectory, type ReadLogPage } from './device-directory.js';
 import { GuestCounters, type ReadingCounts } from './guest-counters.js';
 import { RegionStream } from './region-stream.js';
+import type { StoredEvent } from '../../runtime/index.js';
 
 const WRITE_SCOPES = ['device', 'gateway', 'admin'] as const;
 const READ_SCOPES = ['read', 'admin'] as const;
@@ -15,6 +17,10 @@ const READ_SCOPES = ['read', 'admin'] as const;
 export interface AggregatorAppOptions extends GuestRoutesOptions {
   /** `GET /v1/stream` connections open at once; more are answered 503 `too_many_streams`. @default 1000 */
   maxStreams?: number;
+  /** Devices `GET /v1/devices` remembers; past it the least recently seen are forgotten. @default 100000 */
+  maxDevicesTracked?: number;
+  /** Reads the app's event log a page at a time, to seed the device directory at start in the background. @default none */
+  readLog?: ReadLogPage;
 }
 
 /** Regions per snapshot page of the stream: small, so what waits for a slow client stays small. */
@@ -25,6 +31,8 @@ export class AggregatorApp {
   /** `GET /v1/stream`: region events as readings are folded. */
   readonly stream: RegionStream;
   private readonly counters = new GuestCounters();
+  /** `GET /v1/devices`: last seen, region and readings per device, in memory only. */
+  readonly devices: DeviceDirectory;
 
   constructor(private readonly options: AggregatorAppOptions) {
     this.stream = new RegionStream({
@@ -35,6 +43,8 @@ export class AggregatorApp {
     // A gateway's batch may hold devices on both sides of a canary: split by each reading's device_id.
     const write = guestWriteHandler({ ...options, splitter: readingsSplitter });
     const read = guestReadHandler(options);
+    this.devices = new DeviceDirectory({ maxDevices: options.maxDevicesTracked });
+    if (options.readLog) void this.devices.seed(options.readLog).catch((error: unknown) => options.onError(error, 'cannot read the event log to list devices'));
     this.routes = [
       { method: 'POST', template: '/v1/readings', scopes: WRITE_SCOPES, handle: write },
       { method: 'GET', template: '/v1/regions', scopes: READ_SCOPES, handle: read },
@@ -43,12 +53,18 @@ export class AggregatorApp {
       // Any other path under a region: the guest answers it (404 with its own code).
       { method: 'GET', template: '/v1/regions/{region}/*', scopes: READ_SCOPES, handle: read },
       { method: 'GET', template: '/v1/stream', scopes: READ_SCOPES, queryToken: true, handle: (ctx) => this.stream.open(ctx.req, ctx.res) },
+      { method: 'GET', template: '/v1/devices', scopes: READ_SCOPES, handle: (ctx) => this.devices.answer(ctx.res, ctx.query) },
     ];
   }
 
   /** The write path folded readings of these regions: their stream events go out. */
   folded(regions: Iterable<string>): void {
     this.stream.changed(regions);
+  }
+
+  /** The write path committed these new events (local or replicated): the device directory learns of them. */
+  committed(events: readonly StoredEvent[]): void {
+    this.devices.received(events);
   }
 
   /** A counter the guest added to (`metric_add`). */
@@ -62,6 +78,7 @@ export class AggregatorApp {
   }
 
   close(): void {
+    this.devices.close();
     this.stream.close();
   }
 

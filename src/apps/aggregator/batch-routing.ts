@@ -23,14 +23,20 @@ export const readingsSplitter: BatchSplitter = {
   split(request, isCanary) {
     const text = Buffer.from(request.body).toString('utf8');
     const ndjson = request.contentType === 'application/x-ndjson';
-    const items = ndjson ? ndjsonItems(text) : request.contentType === 'application/json' ? arrayItems(text) : undefined;
-    // A batch the guest refuses whole (too many items) must reach it whole.
-    if (!items || items.length < 2 || items.length > MAX_BATCH) return undefined;
-    const sides = items.map((item) => {
-      const device = deviceOf(item);
-      return device !== undefined && isCanary(device);
-    });
-    if (sides.every((s) => s) || sides.every((s) => !s)) return undefined;
+    // A JSON body that is not an array is one reading.
+    const items = ndjson ? ndjsonItems(text) : request.contentType === 'application/json' ? (arrayItems(text) ?? [text]) : undefined;
+    // A batch the guest refuses whole (empty, or too many items) must reach it whole.
+    if (!items || items.length === 0 || items.length > MAX_BATCH) return undefined;
+    const sides: boolean[] = [];
+    for (const item of items) {
+      const value = parse(item);
+      // A JSON array with an item that is not JSON is refused whole (invalid_json): the stable version says so.
+      if (value === NOT_JSON && !ndjson) return undefined;
+      const device = deviceOf(value);
+      sides.push(device !== undefined && isCanary(device));
+    }
+    if (sides.every((s) => s)) return 'canary';
+    if (sides.every((s) => !s)) return undefined;
     const part = (canary: boolean): GuestHttpRequest => {
       const chosen = items.filter((_item, i) => sides[i] === canary);
       const body = ndjson ? chosen.join('\n') : `[${chosen.join(',')}]`;
@@ -72,16 +78,21 @@ function answer(result: HttpCallResult): BatchAnswer | undefined {
   }
 }
 
-/** The `device_id` of an item's text, when it is an object with a string one (else the stable version answers it). */
-function deviceOf(item: string): string | undefined {
+const NOT_JSON = Symbol('not JSON');
+
+function parse(item: string): unknown {
   try {
-    const value = JSON.parse(item) as unknown;
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-    const device = (value as { device_id?: unknown }).device_id;
-    return typeof device === 'string' ? device : undefined;
+    return JSON.parse(item) as unknown;
   } catch {
-    return undefined;
+    return NOT_JSON;
   }
+}
+
+/** The `device_id` of an item, when it is an object with a string one (else the stable version answers it). */
+function deviceOf(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const device = (value as { device_id?: unknown }).device_id;
+  return typeof device === 'string' ? device : undefined;
 }
 
 /** The non-blank lines of an NDJSON body, as the guest counts them (blank: only spaces, tabs or `\r`). */
@@ -99,7 +110,8 @@ export function arrayItems(text: string): string[] | undefined {
   for (;;) {
     const start = i;
     const end = valueEnd(text, i);
-    if (end === undefined) return undefined;
+    // An empty element (`[,1]`, `[1,,2]`) is not JSON.
+    if (end === undefined || end === start) return undefined;
     items.push(text.slice(start, end));
     i = skipSpace(text, end);
     if (text[i] === ',') {
