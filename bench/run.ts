@@ -8,6 +8,8 @@ import { runtimeOverhead } from './runtime-overhead.js';
 import { measureStoreWriteBytes } from './store-write-bytes.js';
 import { runSuite } from './suite.js';
 import { guestLanguages } from './guest-languages.js';
+import { writeAmplificationBench } from './write-amplification.js';
+import { deploymentsBench } from './deployments.js';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
@@ -45,4 +47,14 @@ if (want('store')) {
 if (want('durability') && !quick) {
   console.log('\n## durable ingest and overload (bench/durability.ts)');
   for (const line of await durabilityBench(quick)) console.log(line);
+}
+
+if (want('flash')) {
+  console.log('\n## flash wear: bytes written per reading at real rates, open loop (bench/write-amplification.ts)');
+  for (const line of await writeAmplificationBench(quick)) console.log(line);
+}
+
+if (want('deployments')) {
+  console.log('\n## deployments: deploy, state build, swap latency, canary rollback (bench/deployments.ts)');
+  for (const line of await deploymentsBench(quick ? 50_000 : 200_000)) console.log(line);
 }
