@@ -7,7 +7,7 @@ import { BodyTooLargeError, readBody, sendError, sendJson, type RequestContext, 
 import { CAPABILITIES, type Capability, type SignatureFile } from '../runtime/index.js';
 import { DeployError } from './deploy-errors.js';
 import type { DeploymentManager } from './deployment-manager.js';
-import { renderDeployments } from './render.js';
+import { renderApp, renderDeployments } from './render.js';
 
 const ADMIN = ['admin'] as const;
 
@@ -87,12 +87,13 @@ export function deploymentRoutes(manager: DeploymentManager, options: Deployment
             published = await options.publish!(rollout, wasm, body.allow_downgrade === true);
           } catch (error) {
             const code = (error as { code?: unknown }).code;
-            throw new DeployError(code === 'release_rollback' ? 409 : 503, typeof code === 'string' ? code : 'fleet_unavailable', (error as Error).message);
+            if (code === 'release_rollback') throw new DeployError(409, code, (error as Error).message);
+            throw new DeployError(503, code === 'rollout_conflict' ? code : 'fleet_unavailable', `could not publish to the fleet: ${(error as Error).message}`);
           }
           return sendJson(ctx.res, 202, { ...answer, state: 'published', revision: published.revision }, { location: '/v1/deployments' });
         }
         sendJson(ctx.res, 202, answer, { location: '/v1/deployments' });
-      }),
+      }, 'module_too_large'),
     },
     {
       method: 'POST',
@@ -100,8 +101,9 @@ export function deploymentRoutes(manager: DeploymentManager, options: Deployment
       scopes: ADMIN,
       handle: answering(async (ctx) => {
         const body = await jsonBody(ctx, 64 * 1024);
-        const record = manager.promote(appOf(ctx), ctx.principal.subject, optionalPercent(body, 'percent'));
-        sendJson(ctx.res, 200, record);
+        const app = appOf(ctx);
+        manager.promote(app, ctx.principal.subject, optionalPercent(body, 'percent'));
+        sendJson(ctx.res, 200, renderApp(manager, app));
       }),
     },
     {
@@ -113,19 +115,22 @@ export function deploymentRoutes(manager: DeploymentManager, options: Deployment
         const version = body.version;
         if (version !== undefined && typeof version !== 'string') throw new DeployError(400, 'invalid_request', 'version must be a string');
         const reason = typeof body.reason === 'string' && body.reason ? body.reason : 'rolled back by the operator';
-        sendJson(ctx.res, 200, await manager.rollback(appOf(ctx), ctx.principal.subject, reason, version));
+        const app = appOf(ctx);
+        await manager.rollback(app, ctx.principal.subject, reason, version);
+        sendJson(ctx.res, 200, renderApp(manager, app));
       }),
     },
   ];
 }
 
-function answering(handle: (ctx: RequestContext) => Promise<void>): (ctx: RequestContext) => Promise<void> {
+/** Answers a refusal with its status and code; `tooLarge` is the code of a body over the route's limit. */
+function answering(handle: (ctx: RequestContext) => Promise<void>, tooLarge = 'body_too_large'): (ctx: RequestContext) => Promise<void> {
   return async (ctx) => {
     try {
       await handle(ctx);
     } catch (error) {
       if (error instanceof DeployError) return sendError(ctx.res, error.status, error.code, error.message);
-      if (error instanceof BodyTooLargeError) return sendError(ctx.res, 413, 'module_too_large', error.message);
+      if (error instanceof BodyTooLargeError) return sendError(ctx.res, 413, tooLarge, error.message);
       throw error;
     }
   };

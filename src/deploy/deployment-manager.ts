@@ -12,6 +12,7 @@ import { ModuleLoadError, type Capability, type GuestModule, type ModuleBundle, 
 import type { SqliteStore } from '../store/index.js';
 import { LiveVersions } from './app-versions.js';
 import { DeployError } from './deploy-errors.js';
+import { checkRequest, checkVersion } from './deploy-checks.js';
 import { newRecord, type DeploymentRecord, type VersionRef } from './deployment-record.js';
 import { judge, type HealthPolicy } from './health-window.js';
 import type { ModuleRegistry } from './registry.js';
@@ -82,7 +83,7 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
   /** Per app: rollbacks, promotions and downgrades since start (metrics). */
-  private readonly counts = new Map<string, { rollbacks: number; promotions: number; downgrades: number }>();
+  private readonly countsByApp = new Map<string, { rollbacks: number; promotions: number; downgrades: number }>();
 
   constructor(private readonly options: DeploymentManagerOptions<P>) {
     this.now = options.now ?? Date.now;
@@ -109,35 +110,9 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
     return this.options.store.deployments.history(app, limit);
   }
 
-  /** Per app, for metrics: canary share, build progress, and counts since start. */
-  gauges(): Array<{ app: string; canaryShare: number; buildProgress: number | undefined; rollbacks: number; promotions: number; downgrades: number }> {
-    return this.apps.map((app) => {
-      const p = this.buildProgress(app);
-      const c = this.counts.get(app) ?? { rollbacks: 0, promotions: 0, downgrades: 0 };
-      return { app, canaryShare: this.hosts.get(app)?.versions.canaryShare ?? 0, buildProgress: p && (p.total === 0 ? 0 : Math.min(1, p.done / p.total)), ...c };
-    });
-  }
-
-  /** What the fleet view shows of this node: each app's versions. */
-  versionsSeen(): Array<{ app: string; stable: string | null; canary: string | null; canary_percent: number; building: string | null }> {
-    return this.summary().map(({ app, stable, canary, canary_percent, building }) => ({ app, stable, canary, canary_percent, building }));
-  }
-
-  /** Each app's versions, build progress and last rollback: `GET /v1/node` and the dashboard. */
-  summary(): Array<{ app: string; stable: string | null; canary: string | null; canary_percent: number; building: string | null; build_percent: number | null; rolled_back: DeploymentRecord['rolledBack'] }> {
-    return this.apps.map((app) => {
-      const r = this.records.get(app)!;
-      const p = this.buildProgress(app);
-      return {
-        app,
-        stable: r.stable?.version ?? null,
-        canary: r.canary?.ref.version ?? null,
-        canary_percent: Math.round(1000 * (r.canary?.share ?? 0)) / 10,
-        building: r.building?.ref.version ?? null,
-        build_percent: p ? Math.floor(100 * (p.total === 0 ? 0 : Math.min(1, p.done / p.total))) : null,
-        rolled_back: r.rolledBack,
-      };
-    });
+  /** Rollbacks, promotions and downgrades of the app since start (metrics). */
+  counts(app: string): { rollbacks: number; promotions: number; downgrades: number } {
+    return { ...(this.countsByApp.get(app) ?? { rollbacks: 0, promotions: 0, downgrades: 0 }) };
   }
 
   /** The progress of an app's build, if one runs. */
@@ -188,11 +163,7 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
   /** Checks a module whole, then registers it and starts building its state. Throws {@link DeployError}. */
   async deploy(request: DeployRequest): Promise<{ app: string; version: string; state: 'building' | 'checked' }> {
     const { bundle } = request;
-    if (bundle.wasm.byteLength > this.options.policy.maxModuleBytes) {
-      throw new DeployError(413, 'module_too_large', `the module is ${bundle.wasm.byteLength} bytes; this node accepts at most ${this.options.policy.maxModuleBytes}`);
-    }
-    const shareProblem = [request.canaryShare, ...(request.stages ?? [])].find((s) => s !== undefined && !(s > 0 && s <= 1));
-    if (shareProblem !== undefined) throw new DeployError(400, 'invalid_share', 'canary shares are percentages above 0 and at most 100');
+    checkRequest(request, this.options.policy.maxModuleBytes);
     const manifest = (bundle.signatureFile as SignatureFile | undefined)?.manifest;
     const existing = manifest && typeof manifest.name === 'string' ? this.records.get(manifest.name) : undefined;
     const grants = request.grants ?? existing?.grants ?? [];
@@ -200,16 +171,9 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
     const module = await this.load(bundle, manifest?.name, grants, request.config ?? existing?.config ?? {});
     const m = module.manifest;
     const record = existing ?? newRecord(m.name, grants, request.config ?? {});
-    if (this.builds.has(m.name) || record.building) throw new DeployError(409, 'deployment_in_progress', `${m.name} is already building version ${record.building?.ref.version}; wait for it or roll it back`);
-    if (record.canary) throw new DeployError(409, 'canary_in_progress', `${m.name} has canary ${record.canary.ref.version} in progress; promote it or roll it back first`);
-    const known = this.options.registry.version(m.name, m.version);
-    if (known && known.sha256 !== m.sha256) throw new DeployError(409, 'version_exists', `${m.name}@${m.version} is already registered with other bytes; give the new build a new version`);
-    if (record.stable?.version === m.version) throw new DeployError(409, 'already_serving', `${m.name}@${m.version} is already the stable version`);
     const release = m.release ?? 0;
     const downgrade = release < record.highestRelease;
-    if (downgrade && !request.allowDowngrade) {
-      throw new DeployError(409, 'release_rollback', `release ${release} is below release ${record.highestRelease}, the highest this node accepted for ${m.name}; pass the downgrade flag to accept it`);
-    }
+    checkVersion(m, record, this.options.registry.version(m.name, m.version), this.builds.has(m.name), request.allowDowngrade === true);
     if (request.dryRun) return { app: m.name, version: m.version, state: 'checked' };
     // Every check passed: now, and only now, write.
     this.options.registry.store(bundle);
@@ -444,9 +408,9 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
   }
 
   private count(app: string, what: 'rollbacks' | 'promotions' | 'downgrades'): void {
-    const c = this.counts.get(app) ?? { rollbacks: 0, promotions: 0, downgrades: 0 };
+    const c = this.countsByApp.get(app) ?? { rollbacks: 0, promotions: 0, downgrades: 0 };
     c[what]++;
-    this.counts.set(app, c);
+    this.countsByApp.set(app, c);
   }
 
   private recordOf(app: string): DeploymentRecord {

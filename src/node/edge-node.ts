@@ -5,7 +5,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import type { Server, ServerResponse } from 'node:http';
 import { AggregatorApp, aggregatorCounterMapper, hostedAppRoutes } from '../apps/index.js';
-import { DeploymentManager, ModuleRegistry, deploymentRoutes, type AppHost, type FleetRollout } from '../deploy/index.js';
+import { DeploymentManager, ModuleRegistry, deploymentGauges, deploymentRoutes, deploymentSummary, versionsSeen, type AppHost, type FleetRollout } from '../deploy/index.js';
 import { applyRollout } from './fleet-rollouts.js';
 import type { NodeKey } from '../auth/index.js';
 import { createEdgeServer, listen, metricsRoute, nodeRoutes, serverUrl, watchTls, type MetricsRouteOptions, type Route, type TlsFiles } from '../http/index.js';
@@ -123,7 +123,13 @@ export class EdgeNode {
             onFolderFailed,
             // The primary app's events replicate; with the requests they came from (a traced one gets a publish span).
             ...(name === primaryName
-              ? { onCommitted: (events, traces) => late.node?.replication?.notify(events, traces), onFolded: (regions) => late.app?.folded(regions) }
+              ? {
+                  onCommitted: (events, traces) => {
+                    late.node?.replication?.notify(events, traces);
+                    late.app?.committed(events);
+                  },
+                  onFolded: (regions) => late.app?.folded(regions),
+                }
               : {}),
           }),
         logger,
@@ -145,7 +151,13 @@ export class EdgeNode {
         observer: telemetry.requestObserver,
         onError: (error: unknown, context: string, res?: ServerResponse) => logger.error(context, { error, ...telemetry.logFields(res) }),
       };
-      const app = new AggregatorApp({ ...routeOptions, versions: primary.versions, pipeline: () => primary.pipeline });
+      const app = new AggregatorApp({
+        ...routeOptions,
+        versions: primary.versions,
+        pipeline: () => primary.pipeline,
+        maxDevicesTracked: settings['max-devices-tracked'],
+        readLog: (after, limit) => storage.store.readEvents(primary.app, { after, limit }),
+      });
       late.app = app;
       const node = new EdgeNode(settings, logger, identity, telemetry, storage, deployments, primary, app, breaker);
       node.hostedApps = hostedAppRoutes({ ...routeOptions, lookup: (name) => (name === primary.app ? undefined : deployments.host(name)) });
@@ -154,7 +166,7 @@ export class EdgeNode {
       telemetry.observeBreaker(breaker);
       telemetry.observeShedder(shedder);
       telemetry.observeFold(primary.pipeline);
-      telemetry.observeDeployments(() => deployments.gauges());
+      telemetry.observeDeployments(() => deploymentGauges(deployments));
       telemetry.observeDatabase(storage.store);
       telemetry.observeDisk(identity.dataDir);
       node.retention = startRetention({ settings, store: storage.store, modules: () => deployments.apps.flatMap((name) => deployments.host(name)?.versions.folders() ?? []), telemetry, logger });
@@ -171,6 +183,7 @@ export class EdgeNode {
         onError: (error, context, res) => logger.error(context, { error, ...telemetry.logFields(res) }),
         observer: telemetry.requestObserver,
       });
+      storage.durability.clients.watch(node.server);
       if (tls) node.watchCertificates(tls);
       await node.listenMetrics();
       await listen(node.server, settings.port, settings.host).catch((error: unknown) => {
@@ -178,6 +191,7 @@ export class EdgeNode {
       });
       node.replication?.start();
       deployments.resume();
+      app.start();
       logger.info('node started', { url: node.url, module: `${node.module.name}@${node.module.version}`, dataDir: identity.dataDir, auth: settings.auth });
       return node;
     } catch (error) {
@@ -258,7 +272,7 @@ export class EdgeNode {
       ...nodeRoutes({
         nodeInfo: () => this.info(),
         fleetInfo: () => this.fleetInfo(),
-        readiness: () => ({ ready: this.ready, module: `${this.module.name}@${this.module.version}`, circuit: this.breaker.state, draining: this.draining, disk_budget: this.retention?.budget() }),
+        readiness: () => ({ ready: this.ready, module: `${this.module.name}@${this.module.version}`, circuit: this.breaker.state, draining: this.draining, disk_budget: diskBudget(this.retention) }),
         metrics: metricsHere ? this.metricsEndpoint() : undefined,
       }),
       ...dashboardRoutes(),
@@ -274,13 +288,13 @@ export class EdgeNode {
       module: { name: this.module.name, version: this.module.version },
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
       counters: this.app.readingCounts(),
-      deployments: this.deployments.summary(),
+      deployments: deploymentSummary(this.deployments),
     };
   }
 
   /** `GET /v1/fleet`: replication's view, or this node alone. */
   private fleetInfo(): unknown {
-    return this.replication?.fleetInfo() ?? standaloneFleet(this.identity.nodeId, this.server?.listening ? this.url : undefined, this.deployments.versionsSeen());
+    return this.replication?.fleetInfo() ?? standaloneFleet(this.identity.nodeId, this.server?.listening ? this.url : undefined, versionsSeen(this.deployments));
   }
 
   private async createReplication(): Promise<Replicator | undefined> {
@@ -301,7 +315,7 @@ export class EdgeNode {
       logger: this.logger,
       durable: this.storage.walSyncer && durableWal(this.storage.walSyncer),
       tracer: this.telemetry.replicationTracer,
-      versions: () => this.deployments.versionsSeen(),
+      versions: () => versionsSeen(this.deployments),
       rollouts: {
         revision: this.storage.store.counter(ROLLOUT_REVISION) ?? 0,
         onApplied: (revision) => this.storage.store.setCounter(ROLLOUT_REVISION, revision),
@@ -351,4 +365,10 @@ export class EdgeNode {
     this.metricsServer = server;
     this.logger.info('metrics listening', { url: `${serverUrl(server)}/metrics` });
   }
+}
+
+/** The disk budget as `/readyz` shows it (docs/operations.md, "Retention and the disk budget"). */
+function diskBudget(retention: RetentionScheduler | undefined): { state: string; max_bytes: number; used_bytes: number } | undefined {
+  const b = retention?.budget();
+  return b && { state: b.state, max_bytes: b.maxBytes, used_bytes: b.usedBytes };
 }

@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { DeploymentManager, ModuleRegistry, type DeploymentPolicy } from '../../src/deploy/index.js';
+import { DeploymentManager, ModuleRegistry, deploymentGauges, type DeploymentPolicy } from '../../src/deploy/index.js';
 import { IngestPipeline } from '../../src/ingest/index.js';
 import { Runtime, type GuestModule } from '../../src/runtime/index.js';
 import { SqliteStore } from '../../src/store/index.js';
@@ -102,7 +102,7 @@ describe('the canary judge, with a controlled clock', () => {
     expect(record.rolledBack).toMatchObject({ version: '0.3.0' });
     expect(record.rolledBack!.reason).toMatch(/error rate 15\.0% \(3 of 20 calls\) against 0\.0% for stable/);
     expect(manager.history('aggregator')[0]).toMatchObject({ actor: 'node', action: 'rollback', version: '0.3.0' });
-    expect(manager.gauges()[0]).toMatchObject({ app: 'aggregator', canaryShare: 0, rollbacks: 1 });
+    expect(deploymentGauges(manager)[0]).toMatchObject({ app: 'aggregator', canaryShare: 0, rollbacks: 1 });
   });
 
   it('keeps a device on the canary as its share grows, and sends requests without a device to the stable version', async () => {

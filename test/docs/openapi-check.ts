@@ -5,6 +5,11 @@
  *
  * Schemas are validated with Ajv's JSON Schema 2020-12 dialect, the one OpenAPI 3.1 uses. The whole
  * document is added to Ajv under one id, so a `$ref` in a schema resolves as it does for any OpenAPI tool.
+ *
+ * Two extensions of ours: a last path parameter with `x-multi-segment: true` takes the rest of the path,
+ * slashes included (`/apps/{app}/{path}`), which OpenAPI has no way to say; and an operation's
+ * `x-guest-answer-header` names the header that marks a guest's own answer, checked against its `default`
+ * response whatever its status (a guest may answer any status the node also answers).
  */
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
@@ -18,6 +23,9 @@ export const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 
 
 /** The extension naming what the node answers for a path or method the document has no operation for. */
 export const UNROUTED = 'x-unrouted-responses';
+
+/** The operation extension naming the header that marks a guest's own answer (checked against `default`). */
+export const GUEST_ANSWER_HEADER = 'x-guest-answer-header';
 
 const DOC_ID = 'openapi.json';
 
@@ -208,26 +216,42 @@ function formatErrors(errors: ErrorObject[] | null | undefined): string {
 export class OpenApiChecker {
   private readonly ajv = newAjv();
   private readonly validators = new Map<string, ValidateFunction>();
-  private readonly templates: Array<{ template: string; parts: string[] }>;
+  private readonly templates: Array<{ template: string; parts: string[]; rest: boolean }>;
 
   constructor(readonly doc: OpenApiDocument) {
     this.ajv.addSchema(doc, DOC_ID, undefined, false);
     // Literal segments win over parameters, as in the node's router.
     const rank = (parts: string[]): number[] => parts.map((p) => (/^\{\w+\}$/.test(p) ? 1 : 0));
     this.templates = Object.keys(doc.paths ?? {})
-      .map((template) => ({ template, parts: template.split('/') }))
+      .map((template) => ({ template, parts: template.split('/'), rest: this.endsInRest(template) }))
       .sort((a, b) => {
         const ra = rank(a.parts);
         const rb = rank(b.parts);
         for (let i = 0; i < Math.min(ra.length, rb.length); i++) if (ra[i] !== rb[i]) return ra[i]! - rb[i]!;
+        if (a.rest !== b.rest) return a.rest ? 1 : -1;
         return rb.length - ra.length;
       });
+  }
+
+  /** Whether the template's last segment is a path parameter marked `x-multi-segment`. */
+  private endsInRest(template: string): boolean {
+    const last = /\{(\w+)\}$/.exec(template)?.[1];
+    if (last === undefined) return false;
+    const item = this.doc.paths[template] as Record<string, unknown>;
+    const declared = [item.parameters, ...HTTP_METHODS.map((m) => (item[m] as { parameters?: unknown } | undefined)?.parameters)]
+      .flatMap((list) => (Array.isArray(list) ? list : []))
+      .map((p: unknown) => deref(this.doc, { value: p, pointer: '' }).value as { name?: string; in?: string; 'x-multi-segment'?: boolean });
+    return declared.some((p) => p?.in === 'path' && p.name === last && p['x-multi-segment'] === true);
   }
 
   /** The documented path template a request path (with or without its query) falls under. */
   template(path: string): string | undefined {
     const parts = path.split('?')[0]!.split('/');
-    const found = this.templates.find((t) => t.parts.length === parts.length && t.parts.every((p, i) => /^\{\w+\}$/.test(p) ? parts[i] !== '' : p === parts[i]));
+    const found = this.templates.find((t) => {
+      if (t.rest ? parts.length < t.parts.length : t.parts.length !== parts.length) return false;
+      const segments = t.rest ? [...parts.slice(0, t.parts.length - 1), parts.slice(t.parts.length - 1).join('/')] : parts;
+      return t.parts.every((p, i) => (/^\{\w+\}$/.test(p) ? segments[i] !== '' : p === segments[i]));
+    });
     return found?.template;
   }
 
@@ -250,12 +274,15 @@ export class OpenApiChecker {
     return validate(value) ? [] : [`${pointer}: ${formatErrors(validate.errors)}`];
   }
 
-  /** The documented response of an answer (after `$ref`s), or why there is none. */
-  response(method: string, path: string, status: number): Located | string {
+  /**
+   * The documented response of an answer (after `$ref`s), or why there is none. `guest`: the answer carries
+   * the operation's `x-guest-answer-header`, so its `default` response documents it.
+   */
+  response(method: string, path: string, status: number, guest = false): Located | string {
     const match = this.operation(method, path);
     const base = match ? `#/paths/${escapePointer(match.template)}/${match.method}/responses` : `#/${UNROUTED}`;
     const responses = (resolvePointer(this.doc, base) ?? {}) as Record<string, unknown>;
-    const key = [String(status), `${String(status)[0]}XX`, 'default'].find((k) => k in responses);
+    const key = (guest ? ['default'] : [String(status), `${String(status)[0]}XX`, 'default']).find((k) => k in responses);
     const where = match ? `${method.toUpperCase()} ${match.template}` : `${method.toUpperCase()} ${path} (unrouted)`;
     if (key === undefined) return `${where}: status ${status} is not documented (documented: ${Object.keys(responses).join(', ')})`;
     return deref(this.doc, { value: responses[key], pointer: `${base}/${key}` });
@@ -263,7 +290,8 @@ export class OpenApiChecker {
 
   /** What is wrong with a real answer to `method path` (empty: it is as documented). */
   check(method: string, path: string, answer: Answer): string[] {
-    const response = this.response(method, path, answer.status);
+    const marker = this.operation(method, path)?.operation[GUEST_ANSWER_HEADER] as string | undefined;
+    const response = this.response(method, path, answer.status, marker !== undefined && header(answer.headers, marker) !== undefined);
     if (typeof response === 'string') return [response];
     const where = `${method.toUpperCase()} ${path} -> ${answer.status}`;
     const problems: string[] = [];
@@ -285,8 +313,10 @@ export class OpenApiChecker {
       return problems;
     }
     const media = (header(answer.headers, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    if (!(media in content)) return [...problems, `${where}: content type ${JSON.stringify(media)} is not documented (documented: ${Object.keys(content).join(', ')})`];
-    const pointer = `${response.pointer}/content/${escapePointer(media)}/schema`;
+    // The most specific media type or range that covers it (OpenAPI: `text/*`, `*/*`).
+    const documented = [media, `${media.split('/')[0]}/*`, '*/*'].find((m) => media !== '' && m in content);
+    if (documented === undefined) return [...problems, `${where}: content type ${JSON.stringify(media)} is not documented (documented: ${Object.keys(content).join(', ')})`];
+    const pointer = `${response.pointer}/content/${escapePointer(documented)}/schema`;
     if (resolvePointer(this.doc, pointer) === undefined) return problems;
     let body: unknown = answer.body;
     if (media === 'application/json' || media.endsWith('+json')) {

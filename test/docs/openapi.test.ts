@@ -3,10 +3,12 @@
  * documented operation is called, each answer's status is documented for it, and its headers and body
  * validate against the documented schemas.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../helpers/guests.js';
+import type { Capability } from '../../src/runtime/index.js';
+import { aggregatorVersion, signed, trustingDataDir, type AppView, type DeployBody, type SignedModule } from '../deploy/deploy-fixtures.js';
+import { ROOT, builtGuest } from '../helpers/guests.js';
 import { NodeProcess } from '../helpers/node-process.js';
 import { eventually, sleep } from '../helpers/poll.js';
 import { HTTP_METHODS, OpenApiChecker, UNROUTED, loadOpenApi, parseEvents, resolvePointer, structuralProblems, type Answer, type OpenApiDocument } from './openapi-check.js';
@@ -55,9 +57,11 @@ describe('docs/openapi.yaml as a document', () => {
   });
 
   it('fails answers that are not as documented', () => {
-    const json = { 'content-type': 'application/json', 'x-request-id': 'r1' };
+    const node = { 'content-type': 'application/json', 'x-request-id': 'r1' };
+    const json = { ...node, 'x-edgeagg-version': '0.1.0' };
     const region = { region: 'r', count: 0, sum: 0, mean: null, min: null, max: null, last: null, p50: null, p90: null, p99: null };
     expect(checker.check('GET', '/v1/regions/r', { status: 200, headers: json, body: JSON.stringify(region) })).toEqual([]);
+    expect(checker.check('GET', '/v1/regions/r', { status: 200, headers: node, body: JSON.stringify(region) }).join()).toMatch(/x-edgeagg-version is required/);
     // A wrong body, an undocumented status, content type, error code, a missing header.
     expect(checker.check('GET', '/v1/regions/r', { status: 200, headers: json, body: JSON.stringify({ ...region, count: 1 }) }).join()).toMatch(/must be number/);
     expect(checker.check('GET', '/v1/regions/r', { status: 200, headers: json, body: JSON.stringify({ region: 'r' }) }).join()).toMatch(/required/);
@@ -71,6 +75,21 @@ describe('docs/openapi.yaml as a document', () => {
     const items = { accepted: 0, duplicates: 0, rejected: 1, results: [{ status: 'rejected', error: { code: 'no_such_code', message: 'm' } }] };
     expect(checker.check('POST', '/v1/readings', { status: 422, headers: json, body: JSON.stringify(items) }).join()).toMatch(/allowed values/);
   });
+
+  it('checks app routes: any path under the app, the guest\'s own answers, the node\'s', () => {
+    const node = { 'content-type': 'application/json', 'x-request-id': 'r1' };
+    const guest = { ...node, 'x-edgeagg-version': '1.0.0, 1.1.0' };
+    expect(checker.template('/apps/notes/kv/a/b?x=1')).toBe('/apps/{app}/{path}');
+    expect(checker.template('/apps/notes')).toBeUndefined();
+    expect(checker.template('/v1/deployments/aggregator/promote')).toBe('/v1/deployments/{app}/promote');
+    // A guest answers any status and content type; the node's answers are as documented for their status.
+    expect(checker.check('PUT', '/apps/notes/kv/a', { status: 204, headers: { ...guest, 'content-type': 'text/plain' }, body: '' })).toEqual([]);
+    expect(checker.check('GET', '/apps/notes/x', { status: 403, headers: guest, body: '{"error":{"code":"denied"}}' })).toEqual([]);
+    expect(checker.check('GET', '/apps/notes/x', { status: 403, headers: node, body: '{"error":{"code":"denied","message":"m"}}' }).join()).toMatch(/allowed values|constant/);
+    expect(checker.check('GET', '/apps/notes/x', { status: 404, headers: node, body: '{"error":{"code":"unknown_app","message":"m"}}' })).toEqual([]);
+    expect(checker.check('GET', '/apps/notes/x', { status: 418, headers: node, body: '{}' }).join()).toMatch(/x-edgeagg-version is required/);
+    expect(checker.check('GET', '/apps/notes/x', { status: 200, headers: { ...guest, 'x-edgeagg-version': 'a,,b' }, body: '{}' }).join()).toMatch(/pattern/);
+  });
 });
 
 /** Operations called (`GET /v1/regions`), and the statuses each answered. */
@@ -81,12 +100,17 @@ describe('a real node answers as docs/openapi.yaml says', () => {
   let node: NodeProcess;
   let read: string;
   let gateway: string;
+  let admin: string;
   const now = Date.now();
   const reading = (device: string, region: string, temperature: number, timestamp = now) => ({ device_id: device, region, temperature_c: temperature, timestamp });
 
   beforeAll(async () => {
+    // Its data directory trusts the test key, so the modules the deployment tests sign are accepted.
     node = await NodeProcess.start({
+      dataDir: trustingDataDir(),
       flags: {
+        'canary-min-calls': '1000000',
+        'max-module-bytes': '100000',
         'max-regions': '5',
         'max-streams': '1',
         'metrics-token': 'metrics-secret',
@@ -98,11 +122,12 @@ describe('a real node answers as docs/openapi.yaml says', () => {
     });
     read = await node.token('read');
     gateway = await node.token('gateway');
+    admin = await node.token('admin', 'ops');
   });
 
   afterAll(async () => {
     await node?.stop();
-    node?.cleanup();
+    if (node) rmSync(node.dataDir, { recursive: true, force: true });
   });
 
   /** Records the answer and fails the test unless it is as documented. */
@@ -117,7 +142,7 @@ describe('a real node answers as docs/openapi.yaml says', () => {
     }
   }
 
-  async function call(method: string, path: string, init: { token?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer & { json: () => unknown }> {
+  async function call(method: string, path: string, init: { token?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer & { headers: Headers; json: () => unknown }> {
     const res = await node.fetch(path, { method, token: init.token, headers: init.headers, body: init.body });
     const answer = { status: res.status, headers: res.headers, body: await res.text() };
     expectDocumented(method, path, answer);
@@ -126,6 +151,24 @@ describe('a real node answers as docs/openapi.yaml says', () => {
 
   const post = (body: unknown, token = gateway, headers: Record<string, string> = {}) =>
     call('POST', '/v1/readings', { token, headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+  const postJson = (path: string, body: unknown, token = admin) =>
+    call('POST', path, { token, headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+  const deploy = (module: SignedModule, body: DeployBody = {}, token = admin) =>
+    postJson('/v1/deployments', { module_base64: Buffer.from(module.wasm).toString('base64'), signature: module.signature, ...body }, token);
+
+  /** Lists the deployments (each answer checked) until the app's view passes `test`. */
+  const until = (app: string, test: (view: AppView) => boolean, what: string) =>
+    eventually(
+      async () => {
+        const view = ((await call('GET', '/v1/deployments', { token: admin })).json() as { apps: AppView[] }).apps.find((a) => a.app === app);
+        return view && test(view) ? view : undefined;
+      },
+      { timeoutMs: 30_000, message: what },
+    );
+
+  const code = (answer: { json: () => unknown }) => (answer.json() as { error: { code: string } }).error.code;
 
   /** A request through node:http, for what fetch cannot do (a body that stalls, `Expect: 100-continue`). */
   function raw(headers: Record<string, string | number>, send: (req: ReturnType<typeof request>) => void): Promise<Answer> {
@@ -304,6 +347,75 @@ describe('a real node answers as docs/openapi.yaml says', () => {
     expect((await call('DELETE', '/healthz')).status).toBe(405);
   });
 
+  it('deployments: a canary of the aggregator promoted and rolled back, and refusals', async () => {
+    expect((await call('GET', '/v1/deployments', { token: admin })).json()).toMatchObject({ apps: [{ app: 'aggregator', stable: { version: '0.1.0', traffic_percent: 100 }, canary: null }] });
+    expect((await call('GET', '/v1/deployments', { token: read })).status).toBe(403);
+    expect((await call('GET', '/v1/deployments')).status).toBe(401);
+    const v2 = aggregatorVersion('0.2.0', 1);
+    expect((await deploy(v2, {}, read)).status).toBe(403);
+    expect(code(await postJson('/v1/deployments', '{"module_base64":'))).toBe('invalid_json');
+    expect(code(await deploy(v2, { state: 'copy' } as unknown as DeployBody))).toBe('invalid_request');
+    expect(code(await deploy(v2, { canary_percent: 0 }))).toBe('invalid_share');
+    const tampered = new Uint8Array(v2.wasm);
+    tampered[tampered.length - 1]! ^= 1;
+    expect(code(await deploy({ ...v2, wasm: tampered }))).toBe('hash_mismatch');
+    expect(code(await deploy({ ...v2, wasm: new Uint8Array(150_000) }))).toBe('module_too_large');
+    expect(code(await deploy(v2, { fleet: true }))).toBe('no_fleet');
+
+    expect((await deploy(v2, { canary_percent: 10 })).json()).toEqual({ app: 'aggregator', version: '0.2.0', state: 'building' });
+    expect(['deployment_in_progress', 'canary_in_progress']).toContain(code(await deploy(aggregatorVersion('0.3.0', 2))));
+    await until('aggregator', (v) => v.canary?.version === '0.2.0', 'canary 0.2.0 serving');
+    expect(code(await deploy(aggregatorVersion('0.3.0', 2)))).toBe('canary_in_progress');
+    expect((await call('GET', '/v1/node', { token: read })).json()).toMatchObject({ deployments: [{ app: 'aggregator', stable: '0.1.0', canary: '0.2.0', canary_percent: 10 }] });
+    expect((await postJson('/v1/deployments/aggregator/promote', { percent: 50 })).json()).toMatchObject({ canary: { version: '0.2.0', traffic_percent: 50 } });
+    expect(code(await postJson('/v1/deployments/aggregator/promote', { percent: 10 }))).toBe('share_decrease');
+    expect(code(await postJson('/v1/deployments/aggregator/promote', { percent: 0 }))).toBe('invalid_share');
+    expect(code(await postJson('/v1/deployments/nothing/promote', {}))).toBe('unknown_app');
+    expect((await postJson('/v1/deployments/aggregator/rollback', { reason: 'testing' })).json()).toMatchObject({ canary: null, rolled_back: { version: '0.2.0', reason: 'testing' } });
+    expect((await call('GET', '/v1/node', { token: read })).json()).toMatchObject({ deployments: [{ canary: null, rolled_back: { version: '0.2.0' } }] });
+    expect(code(await postJson('/v1/deployments/aggregator/promote', ''))).toBe('no_canary');
+    expect(code(await postJson('/v1/deployments/aggregator/rollback', {}))).toBe('nothing_to_roll_back');
+    expect(code(await postJson('/v1/deployments/aggregator/rollback', { version: '9.9.9' }))).toBe('unknown_version');
+    expect(code(await postJson('/v1/deployments/aggregator/rollback', { version: '0.1.0' }))).toBe('already_serving');
+    expect(code(await postJson('/v1/deployments/aggregator/rollback', { version: 1 }))).toBe('invalid_request');
+    expect(code(await deploy(aggregatorVersion('0.1.5', 0)))).toBe('release_rollback');
+    expect(code(await deploy(signed(builtGuest('example'), 'aggregator', '0.2.0', { release: 1 })))).toBe('version_exists');
+
+    // Again, promoted to stable this time; then back to 0.1.0 from the registry.
+    expect((await deploy(v2, { canary_percent: 10 })).status).toBe(202);
+    await until('aggregator', (v) => v.canary?.version === '0.2.0', 'canary 0.2.0 serving again');
+    expect((await postJson('/v1/deployments/aggregator/promote', {})).json()).toMatchObject({ stable: { version: '0.2.0' }, canary: null });
+    expect(code(await deploy(v2))).toBe('already_serving');
+    const answer = await post(reading('sensor-1', 'eu-west', 20, now - 60_000));
+    expect(answer.headers.get('x-edgeagg-version')).toBe('0.2.0');
+    expect((await postJson('/v1/deployments/aggregator/rollback', { version: '0.1.0' })).json()).toMatchObject({ building: { version: '0.1.0', then: 'stable' } });
+    await until('aggregator', (v) => v.stable?.version === '0.1.0' && v.building === null, '0.1.0 stable again');
+  }, 120_000);
+
+  it('apps: the example guest deployed as app `example` answers under /apps/example/', async () => {
+    const ALL: Capability[] = ['clock', 'config', 'events', 'kv', 'log', 'metrics'];
+    const example = signed(builtGuest('example'), 'example', '1.0.0', { capabilities: ALL });
+    expect(code(await deploy(example))).toBe('capability_not_granted');
+    expect((await deploy(example, { grants: ALL })).status).toBe(202);
+    await until('example', (v) => v.stable?.version === '1.0.0', 'example 1.0.0 serving');
+    const time = await call('GET', '/apps/example/time', { token: read });
+    expect(time.json()).toMatchObject({ now_ms: expect.any(Number) });
+    expect(time.headers.get('x-edgeagg-version')).toBe('1.0.0');
+    expect((await call('PUT', '/apps/example/kv/colour', { token: gateway, body: 'blue' })).status).toBe(204);
+    expect((await call('GET', '/apps/example/kv/colour', { token: read })).body).toBe('blue');
+    expect((await call('POST', '/apps/example/events/p1?source=s&time=1', { token: gateway, body: '{}' })).json()).toEqual({ result: 'new' });
+    expect((await call('DELETE', '/apps/example/kv/colour', { token: gateway })).json()).toEqual({ deleted: true });
+    // The guest's own 404, and the node's.
+    const gone = await call('GET', '/apps/example/kv/colour', { token: read });
+    expect([gone.status, gone.headers.get('x-edgeagg-version')]).toEqual([404, '1.0.0']);
+    for (const path of ['/apps/nothing/time', '/apps/aggregator/regions']) {
+      const res = await call('GET', path, { token: read });
+      expect([res.status, code(res), res.headers.get('x-edgeagg-version')]).toEqual([404, 'unknown_app', null]);
+    }
+    expect((await call('GET', '/apps/example/time', { token: gateway })).status).toBe(403);
+    expect((await call('PUT', '/apps/example/kv/x', { body: 'x' })).status).toBe(401);
+  }, 60_000);
+
   it('every documented operation and every item error code was seen', () => {
     const operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([template, item]) =>
       HTTP_METHODS.filter((m) => item[m]).map((m) => `${m.toUpperCase()} ${template}`),
@@ -311,6 +423,11 @@ describe('a real node answers as docs/openapi.yaml says', () => {
     for (const op of operations) expect(covered.has(op), `${op} was not called`).toBe(true);
     expect([...itemCodes].sort()).toEqual([...ITEM_CODES].sort());
     expect(covered.get('POST /v1/readings')).toEqual(new Set([200, 400, 401, 403, 408, 413, 415, 422, 429]));
+    expect(covered.get('GET /v1/deployments')).toEqual(new Set([200, 401, 403]));
+    expect(covered.get('POST /v1/deployments')).toEqual(new Set([202, 400, 403, 409, 413, 422]));
+    expect(covered.get('POST /v1/deployments/{app}/promote')).toEqual(new Set([200, 400, 404, 409]));
+    expect(covered.get('POST /v1/deployments/{app}/rollback')).toEqual(new Set([200, 400, 404, 409]));
+    expect(covered.get('GET /apps/{app}/{path}')).toEqual(new Set([200, 403, 404]));
     const unrouted = new Set([...covered].filter(([key]) => key.endsWith('(unrouted)')).flatMap(([, statuses]) => [...statuses].map(String)));
     expect([...unrouted].sort()).toEqual(Object.keys(resolvePointer(doc, `#/${UNROUTED}`) as object).sort());
   });

@@ -120,8 +120,8 @@ it('a real node: /readyz and the metric say when the budget is full, and recover
     }
     expect(refused).toEqual({ status: 503, code: 'disk_full' });
     await until(async () => (await node.fetch('/readyz')).status === 503, { message: '/readyz never said the budget was full' });
-    const ready = (await (await node.fetch('/readyz')).json()) as { disk_budget: { state: string; maxBytes: number } };
-    expect(ready.disk_budget).toMatchObject({ state: 'full', maxBytes: 512 * 1024 });
+    const ready = (await (await node.fetch('/readyz')).json()) as { disk_budget: { state: string; max_bytes: number } };
+    expect(ready.disk_budget).toMatchObject({ state: 'full', max_bytes: 512 * 1024 });
     expect(await (await node.fetch('/metrics')).text()).toMatch(/edgeagg_db_budget_state\{state="full"[^}]*\} 1/);
 
     await until(async () => (await node.fetch('/readyz')).status === 200, { message: '/readyz still 503 after the readings aged past their retention', timeoutMs: 20_000 });
