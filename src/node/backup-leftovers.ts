@@ -5,6 +5,7 @@
  */
 import { readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { alive } from './data-dir-lock.js';
 
 /** The work folder of this process for `target` and `purpose` (e.g. `.backup.edgeagg.partial-4242`). */
 export function workPath(target: string, purpose: string): string {
@@ -24,14 +25,5 @@ export function removeLeftovers(target: string, purpose: string): void {
     if (!name.startsWith(prefix)) continue;
     const pid = Number(name.slice(prefix.length));
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !alive(pid)) rmSync(join(dirname(target), name), { recursive: true, force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as { code?: string }).code === 'EPERM';
   }
 }

@@ -46,7 +46,8 @@ function ownerOf(path: string): number | undefined {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this id exists (any user's). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
