@@ -235,15 +235,20 @@ export class Acc {
     if (!r.ok || r.pos != r.end) abort("corrupt aggregate record", null, 0, 0);
   }
 
-  /** Value at 0-based rank floor(q * (count - 1)) in ascending order, estimated by the sketch. count > 0. */
+  /**
+   * Value at 0-based rank floor(q * (count - 1)) in ascending order, estimated by the sketch. count > 0. The
+   * estimate is kept within [min, max], which the true value is in: never a p50 below the smallest reading.
+   */
   quantile(q: f64): f64 {
     const rank = <u64>Math.floor(q * <f64>(this.count - 1));
     let seen: u64 = 0;
-    for (let k = this.minK; k <= this.maxK; k++) {
+    let k = this.minK;
+    for (; k < this.maxK; k++) {
       seen += this.binAt(k);
-      if (seen > rank) return sketchValue(k);
+      if (seen > rank) break;
     }
-    return sketchValue(this.maxK);
+    const v = sketchValue(k);
+    return v < this.min ? this.min : v > this.max ? this.max : v;
   }
 }
 

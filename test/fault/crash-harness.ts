@@ -26,6 +26,8 @@ export interface CrashRoundsOptions {
   clients?: number;
   /** Seed of the random choices (kill moments, batch sizes). @default Date.now() */
   seed?: number;
+  /** Extra `serve` flags of every start (e.g. {@link PRUNING_FLAGS}). @default none */
+  flags?: Record<string, string>;
   log?: (line: string) => void;
 }
 
@@ -41,6 +43,13 @@ export class CrashCheckError extends Error {
 }
 
 const REGIONS = ['north', 'south', 'east', 'west'];
+
+/**
+ * Retention that prunes all the time: a pass every 20 ms deleting the minute buckets (kept one minute; the
+ * readings are an hour old) and reclaiming their pages, so kills land in pruning transactions. The totals the
+ * check compares are kept forever, and the readings themselves are inside the grace period.
+ */
+export const PRUNING_FLAGS: Record<string, string> = { 'retention-interval-ms': '20', 'retention-minute-ms': '60000' };
 const READY_LIMIT_MS = 5000;
 
 export async function runCrashRounds(options: CrashRoundsOptions): Promise<CrashRoundsResult> {
@@ -61,7 +70,7 @@ export async function runCrashRounds(options: CrashRoundsOptions): Promise<Crash
   try {
     for (let round = 1; round <= options.rounds; round++) {
       const startedAt = performance.now();
-      const node = await NodeProcess.start({ dataDir });
+      const node = await NodeProcess.start({ dataDir, flags: options.flags });
       const ready = await waitReady(node);
       readyMs.push(performance.now() - startedAt);
       if (!ready) throw new CrashCheckError(`round ${round}: not ready within ${READY_LIMIT_MS} ms of starting`);

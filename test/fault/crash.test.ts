@@ -1,15 +1,22 @@
 /** SIGKILL at random moments under load, then restart (test/fault/crash-harness.ts); CI runs 10 rounds. */
 import { expect, it } from 'vitest';
 import { NodeProcess } from '../helpers/node-process.js';
-import { runCrashRounds } from './crash-harness.js';
+import { PRUNING_FLAGS, runCrashRounds } from './crash-harness.js';
 
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 10);
+const PRUNING_ROUNDS = Number(process.env.CRASH_PRUNING_ROUNDS ?? 5);
 
 it(`keeps every acknowledged reading, counts each once, and stays intact over ${ROUNDS} kill -9 rounds`, async () => {
   const result = await runCrashRounds({ rounds: ROUNDS, seed: process.env.CRASH_SEED ? Number(process.env.CRASH_SEED) : undefined, log: (l) => console.log(l) });
   expect(result.acknowledged).toBeGreaterThan(0);
   expect(result.stored).toBeGreaterThanOrEqual(result.acknowledged);
 }, 60_000 + ROUNDS * 10_000);
+
+it(`the same with pruning running all the time: ${PRUNING_ROUNDS} kill -9 rounds, many inside pruning transactions`, async () => {
+  const result = await runCrashRounds({ rounds: PRUNING_ROUNDS, flags: PRUNING_FLAGS, seed: process.env.CRASH_SEED ? Number(process.env.CRASH_SEED) : undefined, log: (l) => console.log(l) });
+  expect(result.acknowledged).toBeGreaterThan(0);
+  expect(result.stored).toBeGreaterThanOrEqual(result.acknowledged);
+}, 60_000 + PRUNING_ROUNDS * 10_000);
 
 it('folds after a restart the readings whose fold a kill -9 cut short (the fold journal)', async () => {
   // The fold waits ten minutes, so every reading below is acknowledged with its fold still to come.

@@ -107,5 +107,8 @@ export function expectAggregate(got: Aggregate, region: string, readings: Readin
     const exact = want[q]!;
     const est = got[q]!;
     expect(withinSketchBound(est, exact), `${q}: got ${est}, exact ${exact}`).toBe(true);
+    // Never outside the readings: a p50 below the smallest reading would read as nonsense.
+    expect(est, `${q} within [min, max]`).toBeGreaterThanOrEqual(want.min!);
+    expect(est, `${q} within [min, max]`).toBeLessThanOrEqual(want.max!);
   }
 }
