@@ -13,7 +13,7 @@ import type { SqliteStore } from '../store/index.js';
 import { LiveVersions } from './app-versions.js';
 import { DeployError } from './deploy-errors.js';
 import { checkRequest, checkVersion } from './deploy-checks.js';
-import { newRecord, type DeploymentRecord, type VersionRef } from './deployment-record.js';
+import { describeDeploy, newRecord, percent, type DeploymentRecord, type VersionRef } from './deployment-record.js';
 import { judge, type HealthPolicy } from './health-window.js';
 import type { ModuleRegistry } from './registry.js';
 import { StateBuilder, type BuildMode, type BuildProgress, type FoldSource } from './state-builder.js';
@@ -139,7 +139,11 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
       await this.installFirst(primary);
     } else if (manifest && !this.options.registry.version(name, manifest.version)) {
       // A new version named by --module: deployed like any other (the stable version serves until it is built).
-      await this.deploy({ bundle: primary.bundle, grants: primary.grants, actor: 'serve --module' });
+      // One the deployment state refuses (a lower release, a canary in progress) leaves the registry's standing.
+      await this.deploy({ bundle: primary.bundle, grants: primary.grants, actor: 'serve --module' }).catch((error: unknown) => {
+        if (!(error instanceof DeployError) || error.status !== 409) throw error;
+        this.options.logger.warn('--module names a version this node does not deploy; the registry deployment stands', { app: name, serving: record.stable!.version, module: manifest.version, code: error.code, reason: error.message });
+      });
     } else if (manifest && manifest.version !== record.stable.version) {
       this.options.logger.info('the registry deployment stands; --module names a version it already holds', { app: name, serving: record.stable.version, module: manifest.version });
     }
@@ -148,7 +152,8 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
 
   /** Starts the canary judge and the builds a crash interrupted. */
   resume(evaluateEveryMs = 1000): void {
-    for (const record of this.records.values()) if (record.building) this.startBuild(record);
+    // (A build `open` started, for a new --module version, is running already.)
+    for (const record of this.records.values()) if (record.building && !this.builds.has(record.app)) this.startBuild(record);
     this.timer = setInterval(() => this.evaluate(), evaluateEveryMs);
     this.timer.unref();
   }
@@ -301,6 +306,8 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
   }
 
   private startBuild(record: DeploymentRecord, loaded?: GuestModule): void {
+    // One build per app: two would fold the same events into one namespace.
+    if (this.builds.has(record.app)) throw new Error(`${record.app} is already building a version`);
     const building = record.building!;
     const abort = new AbortController();
     const run = async (): Promise<void> => {
@@ -439,13 +446,3 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
 
 /** For the first version of an app: nothing folds yet, so there is nothing to capture. */
 const NOTHING_FOLDED: FoldSource = { foldNow: () => {}, captureFolds: () => () => {} };
-
-function percent(share: number): string {
-  return `${Math.round(share * 1000) / 10}%`;
-}
-
-function describeDeploy(record: DeploymentRecord): string {
-  const b = record.building!;
-  const target = b.stages.length > 0 ? `stages ${b.stages.map(percent).join(' → ')}` : b.canaryShare !== null ? `canary ${percent(b.canaryShare)}` : 'all traffic once built';
-  return `${b.mode} state; ${target}`;
-}

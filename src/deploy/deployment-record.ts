@@ -51,3 +51,15 @@ export interface DeploymentRecord {
 export function newRecord(app: string, grants: Capability[], config: Record<string, string>): DeploymentRecord {
   return { app, grants, config, highestRelease: 0, stable: null, canary: null, building: null, rolledBack: null };
 }
+
+/** A share as a percentage, e.g. `12.5%`. */
+export function percent(share: number): string {
+  return `${Math.round(share * 1000) / 10}%`;
+}
+
+/** A history line's detail for a deploy: how it builds its state and what it serves then. */
+export function describeDeploy(record: DeploymentRecord): string {
+  const b = record.building!;
+  const target = b.stages.length > 0 ? `stages ${b.stages.map(percent).join(' → ')}` : b.canaryShare !== null ? `canary ${percent(b.canaryShare)}` : 'all traffic once built';
+  return `${b.mode} state; ${target}`;
+}
