@@ -8,6 +8,7 @@ import { Acc, Header, readHeader } from "./aggregate";
 import { bucketKey, totalKey, KIND_MINUTE, KIND_HOUR, KIND_TOTAL, MINUTE_MS, HOUR_MS, validRegion } from "./keys";
 import { invalidQuery, notFound, hostFailure } from "./errors";
 import { encodeCursor, decodeCursor } from "./cursor";
+import { loadListingCutoff } from "./settings";
 
 // The first failed host call of this request (AbiError.NONE: none). Reads that fail count as absent and the
 // route answers with hostFailure() at the end.
@@ -172,6 +173,8 @@ function parsePageQuery(req: Request): PageQuery {
 export function listRegions(req: Request): Response {
   const q = parsePageQuery(req);
   if (q.error != null) return q.error!;
+  const listing = loadListingCutoff();
+  if (listing.error != null) return listing.error!;
   const limit = q.limit;
   const w = new JsonWriter(4096);
   w.beginObject();
@@ -200,10 +203,6 @@ export function listRegions(req: Request): Response {
       after.reset();
       after.bytes(kptr, klen);
       if (klen < 2 || load<u8>(kptr) != <u8>KIND_TOTAL) continue;
-      if (written == limit) {
-        more = true;
-        break;
-      }
       rd.key.reset();
       rd.key.bytes(kptr, klen);
       const len = rd.get();
@@ -211,6 +210,13 @@ export function listRegions(req: Request): Response {
       acc.reset();
       // acc refers to the record in rd.buf until the next read: no copy, so a page allocates nothing per region.
       acc.mergeRecord(rd.buf.ptr, len);
+      // Nothing of it is retained any more: out of the listing (its total is still read by name).
+      if (<f64>acc.lastTime < listing.cutoff) continue;
+      // One listed region past the page: there is a next page (it starts after the last one written).
+      if (written == limit) {
+        more = true;
+        break;
+      }
       writeRegion(w, kptr + 1, klen - 1, acc);
       last.reset();
       last.bytes(kptr + 1, klen - 1);

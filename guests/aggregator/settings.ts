@@ -69,3 +69,32 @@ export function loadSettings(): Settings {
   s.maxRegions = readUint(s, "max_regions", DEFAULT_MAX_REGIONS, "regions");
   return s;
 }
+
+/** Regions whose last reading is before `cutoff` are left out of GET /v1/regions (config `listed_for_ms`). */
+export class ListingCutoff {
+  /** -Infinity: every region is listed. */
+  cutoff: f64 = -Infinity;
+  error: Response | null = null;
+}
+
+/**
+ * `listed_for_ms` (unset or 0: forever): the node passes how long its retention keeps any bucket, so a region
+ * with no retained bucket leaves the listing; its all-time total stays readable by name.
+ */
+export function loadListingCutoff(): ListingCutoff {
+  const c = new ListingCutoff();
+  const s = new Settings();
+  const forMs = readUint(s, "listed_for_ms", 0, "milliseconds");
+  if (s.error != null) {
+    c.error = s.error;
+    return c;
+  }
+  if (forMs == 0) return c;
+  const now = clock.nowMs();
+  if (now < 0) {
+    c.error = hostFailure(<i32>now, "clock");
+    return c;
+  }
+  c.cutoff = now - forMs;
+  return c;
+}

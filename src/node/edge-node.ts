@@ -109,7 +109,12 @@ export class EdgeNode {
       const runtime = createRuntime(settings, storage.store, telemetry, logger, (name, value) => late.app?.counted(name, value));
       const bundle = readModuleBundle(settings);
       const primaryName = (bundle.signatureFile as { manifest?: { name?: string } } | undefined)?.manifest?.name;
-      const primaryConfig = { grace_period_ms: String(settings['grace-period-ms']), max_future_ms: String(settings['max-future-ms']), max_regions: String(settings['max-regions']) };
+      const primaryConfig = {
+        grace_period_ms: String(settings['grace-period-ms']),
+        max_future_ms: String(settings['max-future-ms']),
+        max_regions: String(settings['max-regions']),
+        listed_for_ms: String(listedForMs(settings)),
+      };
       const deployments = new DeploymentManager<IngestPipeline>({
         store: storage.store,
         registry: new ModuleRegistry(identity.dataDir, storage.store.deployments),
@@ -371,4 +376,14 @@ export class EdgeNode {
 function diskBudget(retention: RetentionScheduler | undefined): { state: string; max_bytes: number; used_bytes: number } | undefined {
   const b = retention?.budget();
   return b && { state: b.state, max_bytes: b.maxBytes, used_bytes: b.usedBytes };
+}
+
+/**
+ * How long a region stays in `GET /v1/regions` after its last reading: as long as retention keeps any of its
+ * buckets (0: forever, when either bucket size is kept forever).
+ */
+function listedForMs(settings: Settings): number {
+  const minute = settings['retention-minute-ms'];
+  const hour = settings['retention-hour-ms'];
+  return minute === 0 || hour === 0 ? 0 : Math.max(minute, hour);
 }

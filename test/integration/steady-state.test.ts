@@ -2,7 +2,7 @@
  * A long life at a constant rate, with a controllable clock: 60 simulated days of readings through the real
  * write path (the aggregator guest, a SqliteStore, the ingest pipeline) with retention passes every
  * simulated hour. Once every kind of data has reached its retention time the database stops growing (over its
- * last 30 days, the data and the file each stay within 5 % of their smallest size), the aggregates of the retained windows are exact, totals are kept forever, and
+ * last 30 days, the data and the file each stay within 5 % of their smallest size), the aggregates of the retained windows are exact, totals are kept forever (a region that stopped reporting leaves the listing), and
  * `edgeagg db check` finds the aggregates equal to the fold of the retained events.
  */
 import { readFileSync } from 'node:fs';
@@ -21,11 +21,15 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const DAYS = 60;
 const REGIONS = ['north', 'south', 'east'];
+/** A region that reports only on the first two days: after its retention it leaves the listing. */
+const RETIRED = 'retired';
 /** One reading per region every this long. */
 const STEP = 2 * MINUTE;
 const START = Date.UTC(2030, 0, 1);
 const POLICY: RetentionPolicy = { eventsMs: 2 * DAY, keepMs: { minute: 5 * DAY, hour: 20 * DAY } };
 const GRACE = DAY;
+/** What the node passes as `listed_for_ms`: the longest bucket retention. */
+const LISTED_FOR = POLICY.keepMs.hour;
 const RULES = (JSON.parse(readFileSync(`${ROOT}guests/aggregator/guest.json`, 'utf8')) as { retention: RetentionRule[] }).retention;
 
 function temperature(t: number, region: number): number {
@@ -36,7 +40,7 @@ it('60 simulated days at a constant rate: the database stays flat and retained w
   let now = START;
   const store = SqliteStore.open({ path: join(tempDir('steady'), 'edgeagg.db'), synchronous: 'normal' });
   defer(() => store.close());
-  const guest = (on: GuestStore) => loadTestGuest('aggregator', { store: on, now: () => now, config: { grace_period_ms: String(GRACE) }, retention: RULES });
+  const guest = (on: GuestStore) => loadTestGuest('aggregator', { store: on, now: () => now, config: { grace_period_ms: String(GRACE), listed_for_ms: String(LISTED_FOR) }, retention: RULES });
   const module = await guest(store);
   const pipeline = new IngestPipeline({ store, module, journal: store.foldJournal(module.name), foldDelayMs: 0 });
   const scheduler = new RetentionScheduler({
@@ -60,11 +64,12 @@ it('60 simulated days at a constant rate: the database stays flat and retained w
     const readings = [];
     for (let s = t; s < t + HOUR; s += STEP) {
       for (const [i, region] of REGIONS.entries()) readings.push({ device_id: `dev-${i}`, region, temperature_c: temperature(s, i), timestamp: s + i });
+      if (t < START + 2 * DAY) readings.push({ device_id: 'dev-retired', region: RETIRED, temperature_c: 1, timestamp: s + 9 });
     }
     now = t + HOUR + 5 * MINUTE;
     const res = await pipeline.submit({ method: 'POST', path: '/v1/readings', query: '', contentType: 'application/json', principal: { kind: 'gateway', subject: '' }, body: Buffer.from(JSON.stringify(readings)) });
     expect(res.status).toBe(200);
-    sent += readings.length;
+    sent += readings.length - (t < START + 2 * DAY ? HOUR / STEP : 0);
     await scheduler.runOnce();
     if ((t - START) % DAY === 23 * HOUR) {
       const usage = store.retention().usage();
@@ -95,8 +100,9 @@ it('60 simulated days at a constant rate: the database stays flat and retained w
     // Past every bucket's retention only the total remains.
     expect(get(`/v1/regions/${region}`, `from=${START}&to=${START + 10 * DAY}`).json.count).toBe(0);
   }
-  // A region with no retained buckets still has its total, so it stays listed.
+  // A region with no retained buckets leaves the listing; its total is still read by name.
   expect(get('/v1/regions').json.regions?.map((r) => r.region).sort()).toEqual([...REGIONS].sort());
+  expect(get(`/v1/regions/${RETIRED}`).json.count).toBe(2 * DAY / STEP);
 
   const check = await checkDatabase({ store, module, load: guest });
   expect(check.problems).toEqual([]);
