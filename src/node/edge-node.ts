@@ -172,6 +172,7 @@ export class EdgeNode {
       telemetry.observeShedder(shedder);
       telemetry.observeFold(primary.pipeline);
       telemetry.observeDeployments(() => deploymentGauges(deployments));
+      telemetry.observeWrites(() => app.readingCounts().accepted);
       telemetry.observeDatabase(storage.store);
       telemetry.observeDisk(identity.dataDir);
       node.retention = startRetention({ settings, store: storage.store, modules: () => deployments.apps.flatMap((name) => deployments.host(name)?.versions.folders() ?? []), telemetry, logger });

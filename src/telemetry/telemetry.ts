@@ -16,6 +16,7 @@ import { telemetryConfig, type TelemetryConfig } from './config.js';
 import { observeBreaker, observeDatabase, observeDisk, observeDiskBudget, observeFold, observeShedder } from './gauges.js';
 import { observeProcess } from './process-gauges.js';
 import { observeDeployments, type DeploymentGauges } from './deployment-metrics.js';
+import { observeWrites } from './write-gauges.js';
 import { GuestHooks, type GuestCallReport, type GuestCounterMapper } from './guest-hooks.js';
 import { HttpObserver } from './http-observer.js';
 import type { Logger } from './logger.js';
@@ -128,6 +129,11 @@ export class Telemetry {
   /** The circuit breaker's state, read at each collection: 1 for the current state, 0 for the others. */
   observeBreaker(breaker: { readonly state: string }): void {
     if (this.sdk) observeBreaker(this.sdk.metrics.meter, breaker);
+  }
+
+  /** Bytes written to storage, in all and per reading accepted (`accepted`: since the start). */
+  observeWrites(accepted: () => number): void {
+    if (this.sdk) observeWrites(this.sdk.metrics.meter, accepted);
   }
 
   /** Deployments per app: canary share, build progress, rollbacks (src/deploy), read at each collection. */

@@ -52,5 +52,11 @@ describe('process, runtime and database metrics', () => {
     const text = await (await node.fetch('/metrics')).text();
     expect(text).toMatch(/^# TYPE http_server_request_duration_seconds histogram$/m);
     expect(text).not.toMatch(/^# TYPE http_server_request_duration histogram$/m);
+    // What storing them wrote to disk, in all and per reading (flash wear): fsynced WAL pages at least.
+    const written = samples(text, 'edgeagg_disk_written_bytes_total')[0]!;
+    expect(written).toBeGreaterThan(0);
+    const perReading = samples(text, 'edgeagg_disk_written_per_reading_bytes')[0]!;
+    expect(perReading).toBeGreaterThan(0);
+    expect(perReading).toBeLessThan(written);
   });
 });
