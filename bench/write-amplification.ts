@@ -69,29 +69,43 @@ function random(seed: number): () => number {
 
 class Client {
   private counter = 0;
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 512 });
+  /** Each device's last timestamp: a device never sends two readings stamped with the same millisecond. */
+  private readonly last = new Float64Array(DEVICES);
+  /** Open loop: each device on its own keep-alive connection, as devices are. */
+  private devices = Array.from({ length: DEVICES }, () => new Agent({ keepAlive: true, maxSockets: 1 }));
   constructor(
     private readonly url: URL,
     private readonly token: string,
   ) {}
 
-  body(batch: number): string {
+  /** The connection of the device of the next reading. */
+  private get agent(): Agent {
+    return this.devices[this.counter % DEVICES]!;
+  }
+
+  private body(batch: number): string {
     const items = [];
     // Stamped when sent, as a device does: the readings reach the log nearly in time order.
     const now = Date.now();
     for (let i = 0; i < batch; i++) {
       const n = this.counter++;
       const device = n % DEVICES;
-      items.push({ device_id: `dev-${device}`, region: `r${device % 10}`, temperature_c: (n % 400) / 10, timestamp: now });
+      const timestamp = (this.last[device] = Math.max(now, this.last[device]! + 1));
+      items.push({ device_id: `dev-${device}`, region: `r${device % 10}`, temperature_c: (n % 400) / 10, timestamp });
     }
     return JSON.stringify(batch === 1 ? items[0] : items);
   }
 
-  /** Resolves with true for a 2xx. */
-  post(body: string): Promise<boolean> {
+  /** Sends the next `batch` readings: from their device's connection, or on `agent` (a closed-loop client's). Resolves with true for a 2xx. */
+  send(batch: number, agent?: Agent): Promise<boolean> {
+    const via = agent ?? this.agent;
+    return this.post(this.body(batch), via);
+  }
+
+  private post(body: string, agent: Agent): Promise<boolean> {
     return new Promise((resolve) => {
       const req = request(
-        { host: this.url.hostname, port: this.url.port, path: '/v1/readings', method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` } },
+        { host: this.url.hostname, port: this.url.port, path: '/v1/readings', method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` } },
         (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode! >= 200 && res.statusCode! < 300));
@@ -102,8 +116,10 @@ class Client {
     });
   }
 
+  /** Closes the devices' connections (a warm-up's), so the run starts with only its own. */
   close(): void {
-    this.agent.destroy();
+    for (const agent of this.devices) agent.destroy();
+    this.devices = this.devices.map(() => new Agent({ keepAlive: true, maxSockets: 1 }));
   }
 }
 
@@ -124,10 +140,16 @@ async function drive(client: Client, w: FlashWorkload): Promise<{ latencies: num
     else failed++;
   };
   if (w.rate === undefined) {
+    // Each connection is a client that waits for each answer before it sends again, on its own socket.
     const loop = async (): Promise<void> => {
-      while (performance.now() < end) {
-        const due = performance.now();
-        record(due, await client.post(client.body(w.batch)));
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        while (performance.now() < end) {
+          const due = performance.now();
+          record(due, await client.send(w.batch, agent));
+        }
+      } finally {
+        agent.destroy();
       }
     };
     await Promise.all(Array.from({ length: w.connections ?? 16 }, loop));
@@ -140,7 +162,7 @@ async function drive(client: Client, w: FlashWorkload): Promise<{ latencies: num
       const wait = due - performance.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
       const at = due;
-      inFlight.push(client.post(client.body(w.batch)).then((good) => record(at, good)));
+      inFlight.push(client.send(w.batch).then((good) => record(at, good)));
     }
     await Promise.all(inFlight);
   }
@@ -157,7 +179,8 @@ export async function flashRun(w: FlashWorkload, flags: string[] = []): Promise<
     let stopped = false;
     try {
       // Every device and region exists before the count starts: the steady state, not the first hour.
-      for (let i = 0; i < 2 * DEVICES; i += 100) await client.post(client.body(100));
+      for (let i = 0; i < 2 * DEVICES; i += 100) await client.send(100);
+      client.close();
       await new Promise((r) => setTimeout(r, 500));
       const before = writeBytes(pid);
       const run = await drive(client, w);

@@ -7,11 +7,10 @@
  * The commit window (`windowMs`) is for flash: when requests arrive slowly, each would be its own
  * commit and fsync, and every fsync rewrites at least one whole page of the WAL on the disk (4 KiB
  * for a 60-byte reading). A group then waits up to `windowMs` after its first job for more. It ends
- * early when waiting cannot gather more: the group is full, the node is draining, or as many jobs are
- * outstanding (submitted, not yet answered) as were at once at any time in the last second or two.
- * Clients that wait for each answer before they send again (a closed loop) are then all waiting, and
- * waiting longer would only slow them down; a lone sequential client is never delayed. Independent
- * arrivals (an open loop) rarely reach their recent maximum, so their groups use the whole window.
+ * early when waiting cannot gather more: the group is full, the node is draining, or `moreMayCome`
+ * says so (the node: too few client connections are free to send compared with the group; clients
+ * that wait for each answer before they send again would only be slowed down, and a lone sequential
+ * client is never delayed).
  */
 
 export interface GroupCommitOptions<J, R> {
@@ -30,6 +29,12 @@ export interface GroupCommitOptions<J, R> {
    * once per request. 0: no waiting. @default 0
    */
   windowMs?: number;
+  /**
+   * Whether waiting may still gather more jobs for a group that holds `waiting`; false ends the window at
+   * once. Asked at each job that arrives (the node: free client connections still outnumber the group's
+   * jobs four to one). @default always true
+   */
+  moreMayCome?: (waiting: number) => boolean;
   /**
    * Makes a committed transaction durable (an fsync of the WAL). Jobs are acknowledged only after
    * it resolves; the next group runs meanwhile. Omit when the transaction itself is durable or
@@ -58,9 +63,6 @@ interface Pending<J, R> {
   reject: (error: unknown) => void;
 }
 
-/** How long the most jobs outstanding at once is remembered: at least this, at most twice this. */
-export const PEAK_PERIOD_MS = 1_000;
-
 export class GroupCommit<J, R> {
   private queue: Pending<J, R>[] = [];
   private scheduled = false;
@@ -68,15 +70,8 @@ export class GroupCommit<J, R> {
   private syncing = 0;
   private readonly maxGroupSize: number;
   private readonly windowMs: number;
-  /**
-   * The open window: when it ends at the latest, its timer, and the most jobs that were outstanding at once
-   * before it opened.
-   */
-  private window: { timer: NodeJS.Timeout; peak: number } | undefined;
-  /** Jobs submitted and not yet acknowledged or failed: queued, executing or syncing. */
-  private outstanding = 0;
-  /** The most jobs outstanding at once in the current period and in the one before it. */
-  private peak = { current: 0, previous: 0, since: 0 };
+  /** The open window's timer. */
+  private window: NodeJS.Timeout | undefined;
   private draining = false;
 
   constructor(private readonly options: GroupCommitOptions<J, R>) {
@@ -87,14 +82,11 @@ export class GroupCommit<J, R> {
   /** Resolves once the job's effects are committed and durable; rejects if they were not kept. */
   submit(job: J): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      const peak = this.recentPeak();
       this.queue.push({ job, resolve, reject });
-      this.outstanding++;
-      this.notePeak();
-      if (this.windowMs > 0 && !this.window && !this.scheduled) this.window = { timer: setTimeout(() => this.endWindow(), this.windowMs), peak };
-      // Waiting can gather no more: every job recently outstanding at once is outstanding again (clients that
-      // wait for each answer are all waiting: a lone sequential client never waits), or the group is full.
-      if (!this.window || this.draining || this.outstanding >= this.window.peak || this.queue.length >= this.maxGroupSize) this.endWindow();
+      const gather = this.windowMs > 0 && !this.draining && this.queue.length < this.maxGroupSize && (this.options.moreMayCome?.(this.queue.length) ?? true);
+      if (!gather) this.endWindow();
+      // A window opens with a group's first job; a job that finds one open (or a group about to run) joins it.
+      else if (!this.window && !this.scheduled) this.window = setTimeout(() => this.endWindow(), this.windowMs);
     });
   }
 
@@ -115,25 +107,9 @@ export class GroupCommit<J, R> {
   }
 
   private endWindow(): void {
-    if (this.window) clearTimeout(this.window.timer);
+    clearTimeout(this.window);
     this.window = undefined;
     this.schedule();
-  }
-
-  private recentPeak(): number {
-    this.notePeak();
-    return Math.max(this.peak.current, this.peak.previous);
-  }
-
-  private notePeak(): void {
-    const now = performance.now();
-    const peak = this.peak;
-    if (now - peak.since >= PEAK_PERIOD_MS) {
-      peak.previous = now - peak.since >= 2 * PEAK_PERIOD_MS ? 0 : peak.current;
-      peak.current = 0;
-      peak.since = now;
-    }
-    peak.current = Math.max(peak.current, this.outstanding);
   }
 
   private schedule(): void {
@@ -156,7 +132,6 @@ export class GroupCommit<J, R> {
       results = this.options.transaction(() => this.options.execute(jobs));
     } catch (error) {
       this.options.onGroup?.({ size: group.length, durationMs: performance.now() - started, failed: true, committed: false }, jobs);
-      this.outstanding -= group.length;
       for (const p of group) p.reject(error);
       return;
     }
@@ -173,7 +148,6 @@ export class GroupCommit<J, R> {
           // Committed but not known to be on disk: nothing is acknowledged; a retry is answered
           // "duplicate", so nothing is lost or counted twice.
           this.options.onGroup?.({ size: group.length, durationMs: performance.now() - started, failed: true, committed: true }, jobs);
-          this.outstanding -= group.length;
           for (const p of group) p.reject(error);
         },
       )
@@ -183,7 +157,6 @@ export class GroupCommit<J, R> {
   private acknowledge(group: Pending<J, R>[], jobs: readonly J[], results: Array<R | Error>, started: number): void {
     this.options.onGroup?.({ size: group.length, durationMs: performance.now() - started, failed: false, committed: true }, jobs);
     this.options.onCommitted?.(results, jobs);
-    this.outstanding -= group.length;
     group.forEach((p, i) => {
       const result = results[i];
       if (result instanceof Error) p.reject(result);

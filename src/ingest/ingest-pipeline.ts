@@ -56,6 +56,8 @@ export interface IngestPipelineOptions {
   sync?: () => Promise<void>;
   /** How long a group may wait for more requests (see GroupCommitOptions.windowMs). @default 0 */
   commitWindowMs?: number;
+  /** Whether more requests may still join an open window (see GroupCommitOptions.moreMayCome). */
+  moreMayCome?: (waiting: number) => boolean;
   /** Where deferred folds are recorded; without one, every group folds its own events. */
   journal?: FoldJournal;
   /** How long a committed event may wait for its fold (with a `journal`); 0: folded in its group. @default 0 */
@@ -156,6 +158,7 @@ export class IngestPipeline {
       maxGroupSize: options.maxGroupSize,
       sync: options.sync,
       windowMs: options.commitWindowMs,
+      moreMayCome: options.moreMayCome,
       onGroup:
         options.onGroup || options.observer
           ? (report, jobs) => {

@@ -110,6 +110,7 @@ export function createPipeline(
     module,
     maxGroupSize: durability.maxGroupSize,
     commitWindowMs: durability.commitWindowMs,
+    moreMayCome: durability.clients.moreMayCome,
     sync: walSyncer && durableWal(walSyncer),
     journal: store.foldJournal(module.name),
     foldDelayMs: settings['fold-delay-ms'],

@@ -31,6 +31,7 @@ export const SETTINGS = {
   'max-future-ms': { kind: 'integer', default: 5 * 60 * 1000, description: 'how far ahead of the node clock a reading timestamp may be' },
   'max-regions': { kind: 'integer', default: 10_000, description: 'regions the API may create; a reading for a new region beyond it is rejected (too_many_regions)' },
   'max-streams': { kind: 'integer', default: 1000, description: 'GET /v1/stream connections open at once; more are answered 503 too_many_streams' },
+  'max-devices-tracked': { kind: 'integer', default: 100_000, description: 'devices GET /v1/devices remembers (in memory); past it the least recently seen are forgotten and the answer says capped' },
   'module-grants': { kind: 'list', default: ['clock', 'config', 'events', 'kv', 'log', 'metrics'], description: 'capabilities granted to the module --module names (what the aggregator needs); deployed apps get only what their deploy grants' },
   'max-module-bytes': { kind: 'integer', default: 16 * 1024 * 1024, description: 'largest module a deploy accepts, in bytes (413 module_too_large)' },
   'canary-window-ms': { kind: 'integer', default: 60_000, description: "the sliding window a canary's calls and errors are judged over" },
