@@ -10,6 +10,7 @@ import { RateMeter } from './health.js';
 import { renderFleet, renderNode, renderReady } from './health-view.js';
 import { RegionTile } from './region-tile.js';
 import { COMPACT_AFTER, visibleRegions } from './regions-view.js';
+import { DevicesPanel } from './devices-view.js';
 
 const TOKEN_KEY = 'edgeagg.readToken';
 const RANGE_KEY = 'edgeagg.range';
@@ -152,6 +153,8 @@ class LiveSession {
     });
     this.timers.push(setInterval(() => this.tickAges(), 1_000));
     this.timers.push(setInterval(() => this.refreshAll(), RANGE_ROLL_MS));
+    this.devices = new DevicesPanel((path, allow) => this.get(path, allow));
+    this.devices.start();
     this.timers.push(setInterval(() => void this.pollHealth(), HEALTH_POLL_MS));
     void this.pollHealth();
   }
@@ -159,6 +162,7 @@ class LiveSession {
   stop() {
     this.stopped = true;
     this.stream?.close();
+    this.devices?.stop();
     clearTimeout(this.layoutTimer);
     for (const t of this.timers) clearInterval(t);
     for (const tile of this.tiles.values()) tile.destroy();

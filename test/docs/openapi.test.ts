@@ -273,6 +273,18 @@ describe('a real node answers as docs/openapi.yaml says', () => {
     expect((await call('GET', '/v1/regions', { token: read, headers: { 'content-encoding': 'gzip' } })).status).toBe(200);
   });
 
+  it('GET /v1/devices: pages, silent sensors, errors', async () => {
+    const first = (await call('GET', '/v1/devices?limit=1', { token: read })).json() as { devices: Array<{ device_id: string }>; next_cursor: string | null };
+    expect(first.devices).toHaveLength(1);
+    expect(first.next_cursor).not.toBeNull();
+    expect((await call('GET', `/v1/devices?limit=1000&cursor=${encodeURIComponent(first.next_cursor!)}`, { token: read })).json()).toMatchObject({ next_cursor: null });
+    expect((await call('GET', '/v1/devices?silent_for_ms=0&region=eu-west', { token: admin })).status).toBe(200);
+    expect((await call('GET', '/v1/devices?silent_for_ms=soon', { token: read })).json()).toMatchObject({ error: { code: 'invalid_query' } });
+    expect((await call('GET', '/v1/devices?cursor=not-ours', { token: read })).json()).toMatchObject({ error: { code: 'invalid_cursor' } });
+    expect((await call('GET', '/v1/devices')).status).toBe(401);
+    expect((await call('GET', '/v1/devices', { token: gateway })).status).toBe(403);
+  });
+
   it('GET /v1/regions/{region}: all time, a range without readings, errors', async () => {
     expect((await call('GET', '/v1/regions/eu-west', { token: read })).json()).toMatchObject({ region: 'eu-west', count: 4 });
     expect((await call('GET', '/v1/regions/eu-west?from=0&to=60000', { token: read })).json()).toMatchObject({ count: 0, mean: null });

@@ -19,7 +19,7 @@ export interface AggregatorAppOptions extends GuestRoutesOptions {
   maxStreams?: number;
   /** Devices `GET /v1/devices` remembers; past it the least recently seen are forgotten. @default 100000 */
   maxDevicesTracked?: number;
-  /** Reads the app's event log a page at a time, to seed the device directory at start in the background. @default none */
+  /** Reads the app's event log a page at a time, to seed the device directory in the background ({@link AggregatorApp.start}). @default none */
   readLog?: ReadLogPage;
 }
 
@@ -44,7 +44,6 @@ export class AggregatorApp {
     const write = guestWriteHandler({ ...options, splitter: readingsSplitter });
     const read = guestReadHandler(options);
     this.devices = new DeviceDirectory({ maxDevices: options.maxDevicesTracked });
-    if (options.readLog) void this.devices.seed(options.readLog).catch((error: unknown) => options.onError(error, 'cannot read the event log to list devices'));
     this.routes = [
       { method: 'POST', template: '/v1/readings', scopes: WRITE_SCOPES, handle: write },
       { method: 'GET', template: '/v1/regions', scopes: READ_SCOPES, handle: read },
@@ -60,6 +59,12 @@ export class AggregatorApp {
   /** The write path folded readings of these regions: their stream events go out. */
   folded(regions: Iterable<string>): void {
     this.stream.changed(regions);
+  }
+
+  /** The node is serving: the device directory reads the event log in the background (never blocking ingest). */
+  start(): void {
+    const { readLog, onError } = this.options;
+    if (readLog) void this.devices.seed(readLog).catch((error: unknown) => onError(error, 'cannot read the event log to list devices'));
   }
 
   /** The write path committed these new events (local or replicated): the device directory learns of them. */
