@@ -22,8 +22,6 @@ export class LiveVersions implements AppVersions {
     private stableModule: GuestModule,
     private readonly windowMs: number,
     private readonly now: () => number,
-    /** Every call outcome, for metrics. */
-    private readonly onCall?: (module: GuestModule, failed: boolean, latencyMs: number) => void,
   ) {}
 
   stable(): GuestModule {
@@ -49,7 +47,6 @@ export class LiveVersions implements AppVersions {
 
   observe(module: GuestModule, failed: boolean, latencyMs: number): void {
     this.windowOf(module).record(failed, latencyMs);
-    this.onCall?.(module, failed, latencyMs);
   }
 
   /** The window's figures of a version. */

@@ -7,74 +7,17 @@
  * state-builder.ts) and, once caught up, either replaces the stable version or takes its canary share.
  * A canary is judged against the stable version on this node alone; a breach rolls it back.
  */
-import type { Logger } from '../telemetry/index.js';
-import { ModuleLoadError, type Capability, type GuestModule, type ModuleBundle, type Runtime, type SignatureFile } from '../runtime/index.js';
+import { ModuleLoadError, type Capability, type GuestModule, type ModuleBundle, type SignatureFile } from '../runtime/index.js';
 import type { SqliteStore } from '../store/index.js';
 import { LiveVersions } from './app-versions.js';
 import { DeployError } from './deploy-errors.js';
 import { checkRequest, checkVersion } from './deploy-checks.js';
+import { retireUnusedVersions } from './retire.js';
 import { describeDeploy, newRecord, percent, type DeploymentRecord, type VersionRef } from './deployment-record.js';
-import { judge, type HealthPolicy } from './health-window.js';
+import { judge } from './health-window.js';
 import type { ModuleRegistry } from './registry.js';
-import { StateBuilder, type BuildMode, type BuildProgress, type FoldSource } from './state-builder.js';
-
-/** The write path of an app, as the manager needs it (src/ingest's IngestPipeline). */
-export interface AppPipeline extends FoldSource {
-  drain(): Promise<void>;
-}
-
-/** One app live on the node: its versions and its write path. */
-export interface AppHost<P extends AppPipeline = AppPipeline> {
-  app: string;
-  versions: LiveVersions;
-  pipeline: P;
-}
-
-export interface DeploymentPolicy extends HealthPolicy {
-  /** How long a staged canary must stay healthy at a share before the next, in ms. */
-  stageIntervalMs: number;
-  /** The largest module accepted, in bytes. */
-  maxModuleBytes: number;
-}
-
-export interface DeployRequest {
-  bundle: ModuleBundle;
-  /** Share of devices (0..1) the new version serves once built; absent: it replaces the stable version. */
-  canaryShare?: number;
-  /** Staged promotion, as shares (e.g. [0.05, 0.25, 1]); starts at the first. */
-  stages?: number[];
-  /** Capabilities granted (a new app gets none unless named); absent: the app's current grants. */
-  grants?: Capability[];
-  config?: Record<string, string>;
-  /** How the new version gets its state. @default 'rebuild' */
-  state?: BuildMode;
-  /** Accept a release counter below the highest accepted (logged, counted). */
-  allowDowngrade?: boolean;
-  /** Who deploys (a token subject). */
-  actor: string;
-  /** Only check (everything a deploy checks), write nothing: before publishing to the fleet. */
-  dryRun?: boolean;
-}
-
-export interface DeploymentManagerOptions<P extends AppPipeline> {
-  store: SqliteStore;
-  registry: ModuleRegistry;
-  runtime: Runtime;
-  policy: DeploymentPolicy;
-  /** Makes an app's write path, folding into `versions.folders()`. */
-  createPipeline: (app: string, versions: LiveVersions, onFolderFailed: (module: GuestModule, error: unknown) => void) => P;
-  /** Reads the trusted module keys again (a key added to `<data-dir>/trusted-keys/` counts from the next deploy). @default none */
-  refreshTrust?: () => void;
-  /** Config every version of this app gets whatever the record says (the primary app's node settings). */
-  fixedConfig?: (app: string) => Record<string, string> | undefined;
-  logger: Logger;
-  /** Events: rollbacks, downgrades, promotions (for metrics). @default ignore */
-  onEvent?: (event: { app: string; action: string; version: string; reason?: string }) => void;
-  /** Each call's outcome per version (for metrics). @default ignore */
-  onCall?: (app: string, module: GuestModule, failed: boolean, latencyMs: number) => void;
-  /** @default Date.now */
-  now?: () => number;
-}
+import { StateBuilder, type BuildProgress, type FoldSource } from './state-builder.js';
+import type { AppHost, AppPipeline, DeployRequest, DeploymentManagerOptions } from './deployment-options.js';
 
 export class DeploymentManager<P extends AppPipeline = AppPipeline> {
   private readonly hosts = new Map<string, AppHost<P>>();
@@ -82,6 +25,7 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
   private readonly builds = new Map<string, { builder?: StateBuilder; abort: AbortController; done: Promise<void> }>();
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
+  private closed = false;
   /** Per app: rollbacks, promotions and downgrades since start (metrics). */
   private readonly countsByApp = new Map<string, { rollbacks: number; promotions: number; downgrades: number }>();
 
@@ -156,10 +100,12 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
     for (const record of this.records.values()) if (record.building && !this.builds.has(record.app)) this.startBuild(record);
     this.timer = setInterval(() => this.evaluate(), evaluateEveryMs);
     this.timer.unref();
+    for (const app of this.records.keys()) this.retireUnused(app);
   }
 
   /** Stops the judge and any build (a build starts again at the next start). */
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.timer);
     for (const b of this.builds.values()) b.abort.abort();
     await Promise.allSettled([...this.builds.values()].map((b) => b.done));
@@ -209,7 +155,6 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
     if (downgrade) {
       this.options.logger.warn('release downgrade accepted', { app: m.name, version: m.version, release, highest: record.highestRelease, actor: request.actor });
       this.count(m.name, 'downgrades');
-      this.options.onEvent?.({ app: m.name, action: 'downgrade', version: m.version });
     }
     this.options.logger.info('deploying', { app: m.name, version: m.version, mode: next.building!.mode, canary_share: next.building!.canaryShare, actor: request.actor });
     this.startBuild(next, module);
@@ -232,7 +177,7 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
       this.save({ ...record, canary: { ...record.canary, share, sinceMs: this.now() } }, actor, 'promote', record.canary.ref.version, `${percent(share)} of devices`);
     }
     this.count(app, 'promotions');
-    this.options.onEvent?.({ app, action: 'promote', version: host.versions.stable().version });
+    this.retireUnused(app);
     return this.records.get(app)!;
   }
 
@@ -290,7 +235,7 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
     this.save({ ...record, canary: null, building: null, rolledBack: { version, reason, atMs: this.now() } }, actor, 'rollback', version, reason);
     this.options.logger.warn('rolled back', { app: record.app, version, reason, actor });
     this.count(record.app, 'rollbacks');
-    this.options.onEvent?.({ app: record.app, action: 'rollback', version, reason });
+    this.retireUnused(record.app);
   }
 
   /** A canary that failed to fold leaves at once (its state is no longer whole); the record follows. */
@@ -357,7 +302,7 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
       this.save({ ...record, building: null, stable: building.ref }, building.actor, building.action === 'rollback' ? 'serving' : 'promote', building.ref.version, 'all traffic');
     }
     this.options.logger.info('version serving', { app, version: module.version, share: host.versions.canary === module ? host.versions.canaryShare : 1 });
-    this.options.onEvent?.({ app, action: 'serving', version: module.version });
+    this.retireUnused(app);
   }
 
   /** The primary app's first version (no record yet). */
@@ -401,7 +346,7 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
   }
 
   private liveVersions(app: string, stable: GuestModule): LiveVersions {
-    return new LiveVersions(app, stable, this.options.policy.windowMs, this.now, (m, failed, ms) => this.options.onCall?.(app, m, failed, ms));
+    return new LiveVersions(app, stable, this.options.policy.windowMs, this.now);
   }
 
   private async load(bundle: ModuleBundle, app: string | undefined, grants: Capability[], config: Record<string, string>): Promise<GuestModule> {
@@ -412,6 +357,20 @@ export class DeploymentManager<P extends AppPipeline = AppPipeline> {
       if (error instanceof ModuleLoadError) throw new DeployError(422, error.code, error.message);
       throw error;
     }
+  }
+
+  /** The state of the app's versions that neither serve nor build is deleted in the background (./retire.ts). */
+  private retireUnused(app: string): void {
+    retireUnusedVersions({
+      store: this.options.store,
+      app,
+      inUse: () => {
+        const r = this.records.get(app);
+        return new Set([r?.stable, r?.canary?.ref, r?.building?.ref].flatMap((ref) => (ref ? [ref.version] : [])));
+      },
+      stopped: () => this.closed,
+      logger: this.options.logger,
+    });
   }
 
   private count(app: string, what: 'rollbacks' | 'promotions' | 'downgrades'): void {

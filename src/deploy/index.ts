@@ -2,7 +2,8 @@
  * Deployments: apps and their versions on this node, the module registry, sticky canaries judged on the
  * node, automatic rollback, and new versions' state built in the background (DESIGN.md promise 5).
  */
-export { DeploymentManager, type AppHost, type AppPipeline, type DeploymentPolicy, type DeployRequest, type DeploymentManagerOptions } from './deployment-manager.js';
+export { DeploymentManager } from './deployment-manager.js';
+export type { AppHost, AppPipeline, DeploymentPolicy, DeployRequest, DeploymentManagerOptions } from './deployment-options.js';
 export { DeployError } from './deploy-errors.js';
 export { ModuleRegistry } from './registry.js';
 export { LiveVersions, type VersionStats } from './app-versions.js';

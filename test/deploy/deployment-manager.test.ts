@@ -116,4 +116,20 @@ describe('the canary judge, with a controlled clock', () => {
     for (const d of before) expect(after.has(d)).toBe(true);
     expect(() => manager.promote('aggregator', 'ops', 0.3)).toThrow(/only grows/);
   });
+
+  it('deletes the state of a version that no longer serves, in the background, and keeps the serving one', async () => {
+    const readings = Array.from({ length: 50 }, (_, i) => ({ device_id: `d-${i}`, region: `r-${i % 5}`, temperature_c: i, timestamp: Date.now() - 60_000 + i }));
+    const res = await host().pipeline.submit({ method: 'POST', path: '/v1/readings', query: '', contentType: 'application/json', principal: { kind: 'gateway', subject: 'gw' }, body: Buffer.from(JSON.stringify(readings)) });
+    expect(res.status).toBe(200);
+    host().pipeline.foldNow();
+    const records = (namespace: string) => store.kvList(namespace, new Uint8Array(0), undefined, 10_000).length;
+    expect(records('aggregator@0.1.0')).toBeGreaterThan(0);
+    const next = aggregatorVersion('0.6.0', 1);
+    await manager.deploy({ bundle: { wasm: next.wasm, signatureFile: next.signature }, actor: 'ops' });
+    await eventually(() => (host().versions.stable().version === '0.6.0' ? true : undefined), { timeoutMs: 10_000 });
+    const serving = records('aggregator@0.6.0');
+    expect(serving).toBeGreaterThan(0);
+    await eventually(() => (records('aggregator@0.1.0') === 0 ? true : undefined), { timeoutMs: 10_000, message: 'the old version\'s state deleted' });
+    expect(records('aggregator@0.6.0')).toBe(serving);
+  });
 });
