@@ -7,21 +7,10 @@ import { BodyTooLargeError, readBody, sendError, sendJson, type RequestContext, 
 import { CAPABILITIES, type Capability, type SignatureFile } from '../runtime/index.js';
 import { DeployError } from './deploy-errors.js';
 import type { DeploymentManager } from './deployment-manager.js';
+import type { RolloutRecord } from '../replication/index.js';
 import { renderApp, renderDeployments } from './render.js';
 
 const ADMIN = ['admin'] as const;
-
-/** A module version published to the fleet (src/replication's rollout record). */
-export interface FleetRollout {
-  app: string;
-  version: string;
-  sha256: string;
-  release: number;
-  canary_share: number;
-  signature_file: SignatureFile;
-  published_by: string;
-  published_at_ms: number;
-}
 
 export interface DeploymentRoutesOptions {
   /** The largest module accepted, in bytes. */
@@ -30,7 +19,7 @@ export interface DeploymentRoutesOptions {
    * Publishes a checked module to the fleet (`"fleet": true`); every node, this one too, then verifies and
    * deploys it. Undefined on a node without NATS (then `"fleet": true` is refused). @default none
    */
-  publish?: (rollout: FleetRollout, wasm: Uint8Array, allowDowngrade: boolean) => Promise<{ revision: number }>;
+  publish?: (rollout: RolloutRecord, wasm: Uint8Array, allowDowngrade: boolean) => Promise<{ revision: number }>;
 }
 
 export function deploymentRoutes(manager: DeploymentManager, options: DeploymentRoutesOptions): Route[] {
@@ -72,13 +61,13 @@ export function deploymentRoutes(manager: DeploymentManager, options: Deployment
         });
         if (fleet) {
           const manifest = (signature as SignatureFile).manifest;
-          const rollout: FleetRollout = {
+          const rollout: RolloutRecord = {
             app: manifest.name,
             version: manifest.version,
             sha256: manifest.sha256,
             release: manifest.release ?? 0,
             canary_share: canary === undefined ? 1 : canary,
-            signature_file: signature as SignatureFile,
+            signature_file: signature,
             published_by: ctx.principal.subject,
             published_at_ms: Date.now(),
           };

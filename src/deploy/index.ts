@@ -10,6 +10,6 @@ export { LiveVersions, type VersionStats } from './app-versions.js';
 export { canaryPoint, inCanary } from './canary.js';
 export { HealthWindow, judge, type HealthPolicy, type HealthSummary, type Verdict } from './health-window.js';
 export { StateBuilder, type BuildMode, type BuildProgress, type FoldSource } from './state-builder.js';
-export { deploymentRoutes, type DeploymentRoutesOptions, type FleetRollout } from './admin-routes.js';
+export { deploymentRoutes, type DeploymentRoutesOptions } from './admin-routes.js';
 export { renderDeployments, deploymentSummary, deploymentGauges, versionsSeen, type DeploymentSummary } from './render.js';
 export type { DeploymentRecord, VersionRef } from './deployment-record.js';

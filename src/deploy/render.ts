@@ -2,16 +2,18 @@
  * Views of the deployments, as JSON: `GET /v1/deployments` (everything), the summary `GET /v1/node` and the
  * dashboard show, what the fleet view shows of this node, and the gauges of metrics.
  */
+import type { AppVersionsSeen } from '../replication/index.js';
 import type { DeploymentManager } from './deployment-manager.js';
 import type { DeploymentRecord } from './deployment-record.js';
 import type { BuildProgress } from './state-builder.js';
 
 export function renderDeployments(manager: DeploymentManager): { apps: unknown[] } {
-  return { apps: manager.apps.map((app) => renderApp(manager, app)) };
+  const versions = manager.registryVersions();
+  return { apps: manager.apps.map((app) => renderApp(manager, app, versions)) };
 }
 
 /** One app on this node: `GET /v1/deployments` lists them; a promotion or a rollback answers with its app. */
-export function renderApp(manager: DeploymentManager, app: string): unknown {
+export function renderApp(manager: DeploymentManager, app: string, versions = manager.registryVersions()): unknown {
   const record = manager.record(app)!;
   const host = manager.host(app);
   const progress = manager.buildProgress(app);
@@ -41,8 +43,7 @@ export function renderApp(manager: DeploymentManager, app: string): unknown {
       progress: progress && { phase: progress.phase, done: progress.done, total: progress.total, caught_up: progress.caughtUp },
     },
     rolled_back: rollback(record),
-    versions: manager
-      .registryVersions()
+    versions: versions
       .filter((v) => v.app === app)
       .map((v) => ({ version: v.version, sha256: v.sha256, release: v.release, key_id: v.keyId, added_at_ms: v.addedAtMs })),
     history: manager.history(app).map((h) => ({ at_ms: h.atMs, actor: h.actor, action: h.action, version: h.version, detail: h.detail })),
@@ -88,7 +89,7 @@ export function deploymentSummary(manager: DeploymentManager): DeploymentSummary
 }
 
 /** What the fleet view shows of this node: each app's versions. */
-export function versionsSeen(manager: DeploymentManager): Array<Pick<DeploymentSummary, 'app' | 'stable' | 'canary' | 'canary_percent' | 'building'>> {
+export function versionsSeen(manager: DeploymentManager): AppVersionsSeen[] {
   return deploymentSummary(manager).map(({ app, stable, canary, canary_percent, building }) => ({ app, stable, canary, canary_percent, building }));
 }
 

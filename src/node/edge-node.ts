@@ -5,7 +5,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import type { Server, ServerResponse } from 'node:http';
 import { AggregatorApp, aggregatorCounterMapper, hostedAppRoutes } from '../apps/index.js';
-import { DeploymentManager, ModuleRegistry, deploymentGauges, deploymentRoutes, deploymentSummary, versionsSeen, type AppHost, type FleetRollout } from '../deploy/index.js';
+import { DeploymentManager, ModuleRegistry, deploymentGauges, deploymentRoutes, deploymentSummary, versionsSeen, type AppHost } from '../deploy/index.js';
 import { applyRollout } from './fleet-rollouts.js';
 import type { NodeKey } from '../auth/index.js';
 import { createEdgeServer, listen, metricsRoute, nodeRoutes, serverUrl, watchTls, type MetricsRouteOptions, type Route, type TlsFiles } from '../http/index.js';
@@ -17,7 +17,7 @@ import type { SqliteStore } from '../store/index.js';
 import { Telemetry, createLogger, parseListenAddress, type LogFormat, type Logger, type LogLevel } from '../telemetry/index.js';
 import { dashboardRoutes } from '../web/index.js';
 // The NATS client is loaded only when --nats is set (createReplicator).
-import { createReplicator, standaloneFleet, type Replicator } from '../replication/index.js';
+import { createReplicator, standaloneFleet, type Replicator, type RolloutRecord } from '../replication/index.js';
 import { durableWal } from './durability.js';
 import { listenError } from './start-errors.js';
 import { packageVersion, readModuleBundle, trustedModuleKeys } from './module-bundle.js';
@@ -331,7 +331,7 @@ export class EdgeNode {
   }
 
   /** `"fleet": true` on a deploy: publishes the checked module; this node's own watcher deploys it too. */
-  private async publishRollout(rollout: FleetRollout, wasm: Uint8Array, allowDowngrade: boolean): Promise<{ revision: number }> {
+  private async publishRollout(rollout: RolloutRecord, wasm: Uint8Array, allowDowngrade: boolean): Promise<{ revision: number }> {
     if (!this.replication) throw new Error('replication is not running');
     const published = await this.replication.publishRollout(rollout, wasm, { allowDowngrade });
     this.logger.info('published a rollout to the fleet', { app: rollout.app, version: rollout.version, revision: published.revision, by: rollout.published_by });

@@ -4,6 +4,7 @@
  * directory, a canary deploy that waits until it serves, the list, and the promotion.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync, symlinkSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -14,6 +15,10 @@ import { tempDir } from '../helpers/temp-dirs.js';
 
 let node: NodeProcess;
 useNodeProcess((n) => (node = n));
+
+function digest(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
 
 function block(): string {
   const text = readFileSync(join(ROOT, 'docs/operations.md'), 'utf8');
@@ -35,6 +40,8 @@ it('docs/operations.md: "Modules and deployments" deploys a canary to a running 
     TMPDIR: tmp,
     PATH: `${tmp}${delimiter}${process.env.PATH ?? ''}`,
   };
+  const moduleBefore = digest(env.MODULE);
+  const signatureBefore = digest(`${env.MODULE}.sig.json`);
   const run = spawnSync('bash', ['-euo', 'pipefail', '-c', block()], { env, encoding: 'utf8', timeout: 90_000 });
   expect(run.status, run.stderr).toBe(0);
   expect(run.stdout).toContain('aggregator@0.2.0 serves (canary 10%)');
@@ -43,6 +50,7 @@ it('docs/operations.md: "Modules and deployments" deploys a canary to a running 
   const res = await node.fetch('/v1/deployments', { token: env.ADMIN });
   const { apps } = (await res.json()) as { apps: Array<{ app: string; stable: { version: string }; canary: unknown }> };
   expect(apps.find((a) => a.app === 'aggregator')).toMatchObject({ stable: { version: '0.2.0' }, canary: null });
-  // Nothing was written into the checkout.
-  expect(spawnSync('git', ['status', '--porcelain', 'build'], { cwd: ROOT, encoding: 'utf8' }).stdout).toBe('');
+  // Nothing was written into the checkout: the build's module and its signature are as they were.
+  expect(digest(env.MODULE)).toBe(moduleBefore);
+  expect(digest(`${env.MODULE}.sig.json`)).toBe(signatureBefore);
 });
