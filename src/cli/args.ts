@@ -17,3 +17,9 @@ export const portArg = integerArg(0, 65535);
 export function print(json: boolean | undefined, data: unknown, text: string): void {
   process.stdout.write(json ? `${JSON.stringify(data)}\n` : text.endsWith('\n') ? text : `${text}\n`);
 }
+
+/**
+ * How long a command that writes to a running node's database waits for it: the node holds the write lock
+ * while it gathers journaled commit groups (up to `db-commit-interval-ms`, and it lets go after a second idle).
+ */
+export const RUNNING_NODE_WAIT_MS = 30_000;

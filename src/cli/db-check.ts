@@ -12,7 +12,7 @@ import type { Command } from 'commander';
 import { SETTINGS, readModuleBundle, resolveSettings, trustedModuleKeys } from '../node/index.js';
 import { CAPABILITIES, MemoryStore, Runtime, type GuestModule, type GuestStore, type RetentionRule, type StoredEvent } from '../runtime/index.js';
 import { SqliteStore } from '../store/index.js';
-import { print } from './args.js';
+import { RUNNING_NODE_WAIT_MS, print } from './args.js';
 
 export interface CheckDatabaseOptions {
   store: SqliteStore;
@@ -132,7 +132,7 @@ still be folding.`,
       const dbPath = join(settings['data-dir'] || SETTINGS['data-dir'].default, 'edgeagg.db');
       if (!existsSync(dbPath)) throw new Error(`no node database in ${settings['data-dir']}: point --data-dir at the data directory of the node`);
       // `replication: true` leaves the digests as they are: this process appends nothing.
-      const store = SqliteStore.open({ path: dbPath, replication: true, busyTimeoutMs: 5_000 });
+      const store = SqliteStore.open({ path: dbPath, replication: true, busyTimeoutMs: RUNNING_NODE_WAIT_MS });
       try {
         const config = { grace_period_ms: String(settings['grace-period-ms']), max_future_ms: String(settings['max-future-ms']), max_regions: String(settings['max-regions']) };
         const load = (on: GuestStore) =>

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { decodeTokenId } from '../auth/index.js';
 import { SETTINGS } from '../node/index.js';
 import { SqliteStore } from '../store/index.js';
-import { print } from './args.js';
+import { RUNNING_NODE_WAIT_MS, print } from './args.js';
 
 interface RevokeOptions {
   id?: string;
@@ -40,7 +40,7 @@ export function registerTokenRevoke(program: Command): void {
           : { kind: 'token' as const, value: options.id !== undefined ? nonEmpty(options.id, '--id') : decodeTokenId(options.token!) };
       // `replication: true` leaves the replication digests as they are: this process appends no event, so
       // it must not mark them stale for the node.
-      const store = SqliteStore.open({ path: dbPath, replication: true, busyTimeoutMs: 5_000 });
+      const store = SqliteStore.open({ path: dbPath, replication: true, busyTimeoutMs: RUNNING_NODE_WAIT_MS });
       try {
         const revokedAtMs = Date.now();
         store.revokeToken({ ...revocation, revokedAtMs });

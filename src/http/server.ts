@@ -136,11 +136,18 @@ function refuseEncoding(req: IncomingMessage, res: ServerResponse): void {
   });
 }
 
+/**
+ * Connections the kernel may queue before the node accepts them. Node's default (511) overflows when every
+ * device of a gateway reconnects at once (after a restart): the dropped connections retry only after a second
+ * (measured: 500 devices connecting within a second, p99 1.4 s). The kernel caps it at `net.core.somaxconn`.
+ */
+const LISTEN_BACKLOG = 4096;
+
 /** Starts listening; resolves once the port is bound (or rejects with the listen error). */
 export function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolveListen();
     });

@@ -36,11 +36,11 @@ export interface GroupCommitOptions<J, R> {
    */
   moreMayCome?: (waiting: number) => boolean;
   /**
-   * Makes a committed transaction durable (an fsync of the WAL). Jobs are acknowledged only after
-   * it resolves; the next group runs meanwhile. Omit when the transaction itself is durable or
-   * durability is relaxed. @default none
+   * Makes a committed group durable (an fsync of the WAL, or a write journal record of it), told the group's
+   * results and jobs. Jobs are acknowledged only after it resolves; the next group runs meanwhile. Omit when
+   * the transaction itself is durable or durability is relaxed. @default none
    */
-  sync?: () => Promise<void>;
+  sync?: (results: Array<R | Error>, jobs: readonly J[]) => Promise<void>;
   /** Told once a group is committed and durable, with its results and its jobs (in the same order). @default ignore */
   onCommitted?: (results: Array<R | Error>, jobs: readonly J[]) => void;
   /** Told after every group, with its jobs, for metrics and traces. @default ignore */
@@ -141,7 +141,7 @@ export class GroupCommit<J, R> {
       return;
     }
     this.syncing++;
-    sync()
+    sync(results, jobs)
       .then(
         () => this.acknowledge(group, jobs, results, started),
         (error: unknown) => {

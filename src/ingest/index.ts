@@ -10,5 +10,7 @@ export {
   type IngestPipelineOptions,
   type PipelineObserver,
   type EventsResult,
+  type DurableGroup,
+  type GroupEvent,
 } from './ingest-pipeline.js';
 export type { GroupReport } from './group-commit.js';

@@ -19,10 +19,34 @@ import { GuestCallError, type AppendOutcome, type GuestHttpRequest, type GuestMo
 import { GroupCommit, type GroupReport } from './group-commit.js';
 
 export interface TransactionalStore {
-  /** An outer transaction, durable when it returns. */
-  transaction<T>(fn: () => T): T;
+  /**
+   * An outer transaction, durable when it returns; with `hold`, left uncommitted for one large commit later
+   * (the durable hook then makes each group durable by other means).
+   */
+  transaction<T>(fn: () => T, options?: { hold?: boolean }): T;
   /** A nested unit inside it: all or nothing. */
   atomically<T>(fn: () => T): T;
+  /** Writes other than event appends so far (key-value puts and deletes): see DurableGroup.eventsOnly. */
+  readonly directWrites?: number;
+}
+
+/** An event a commit group added to its stream's log: from a guest here (`local`) or from another node. */
+export interface GroupEvent {
+  stream: string;
+  origin: 'local' | 'replicated';
+  event: StoredEvent;
+}
+
+/** A committed group, as its durable hook sees it. */
+export interface DurableGroup {
+  /** The events that were new in it, in order. */
+  events: GroupEvent[];
+  /**
+   * Whether everything the group changed follows from `events` (its requests wrote no key-value records
+   * themselves; its fold, if it folded, is made again from the fold journal): a record of its events is then
+   * enough to redo it.
+   */
+  eventsOnly: boolean;
 }
 
 /** The durable record of committed events whose fold is deferred (SqliteStore's `journal*` methods). */
@@ -53,7 +77,13 @@ export interface IngestPipelineOptions {
   /** The most requests committed as one group. @default 1024 */
   maxGroupSize?: number;
   /** Makes a committed group durable before it is acknowledged (see GroupCommitOptions.sync). */
-  sync?: () => Promise<void>;
+  sync?: (group: DurableGroup) => Promise<void>;
+  /**
+   * Whether the next group or fold runs as a savepoint of a transaction held open for one large commit later
+   * (the store's `transaction(fn, { hold: true })`), `sync` making each group durable meanwhile. Asked at each
+   * transaction. @default never
+   */
+  holdTransactions?: () => boolean;
   /** How long a group may wait for more requests (see GroupCommitOptions.windowMs). @default 0 */
   commitWindowMs?: number;
   /** Whether more requests may still join an open window (see GroupCommitOptions.moreMayCome). */
@@ -112,6 +142,8 @@ interface Job {
   /** All or nothing: when it throws, it has undone its own writes (a nested transaction). */
   run: () => JobResult;
   trace: unknown;
+  /** Where its events come from: a guest call here, or another node. */
+  origin: GroupEvent['origin'];
 }
 
 /** The outcome of events that arrived from elsewhere (another node, a replay). */
@@ -146,17 +178,20 @@ export class IngestPipeline {
   private readonly captures = new Set<(events: readonly StoredEvent[]) => void>();
   /** Events the running transaction folded, told to `captures` once it commits. */
   private stagedFolded: StoredEvent[] = [];
+  /** The groups whose requests wrote key-value records themselves (not only events). */
+  private readonly directGroups = new WeakSet<readonly Job[]>();
 
   constructor(private readonly options: IngestPipelineOptions) {
     this.module = options.module;
     this.journal = options.journal;
     this.foldDelayMs = options.foldDelayMs ?? 0;
     if (this.foldDelayMs > 0 && !this.journal) throw new Error('a fold delay needs a fold journal');
+    const sync = options.sync;
     this.groups = new GroupCommit({
       transaction: (fn) => this.transaction(fn),
       execute: (jobs) => this.execute(jobs),
       maxGroupSize: options.maxGroupSize,
-      sync: options.sync,
+      sync: sync && ((results, jobs) => sync(this.durableGroup(results, jobs))),
       windowMs: options.commitWindowMs,
       moreMayCome: options.moreMayCome,
       onGroup:
@@ -189,7 +224,7 @@ export class IngestPipeline {
    */
   submit<R extends HttpCallResult = HttpCallResult>(request: GuestHttpRequest, trace?: unknown, invoke?: (request: GuestHttpRequest) => R): Promise<R> {
     const call = invoke ?? ((r: GuestHttpRequest) => this.folders()[0]!.invokeHttp(r) as R);
-    return this.groups.submit({ run: () => call(request), trace }) as Promise<R>;
+    return this.groups.submit({ run: () => call(request), trace, origin: 'local' }) as Promise<R>;
   }
 
   /** Runs `fn` all or nothing inside the running transaction (a split batch's two calls). */
@@ -220,6 +255,7 @@ export class IngestPipeline {
           return { outcomes, newEvents: events.filter((_e, i) => outcomes[i] === 'new') };
         }),
       trace: undefined,
+      origin: 'replicated',
     }) as Promise<EventsResult>;
   }
 
@@ -254,11 +290,12 @@ export class IngestPipeline {
     const rollBack = new Error('roll back the transient fold');
     let result: { value: T } | undefined;
     try {
+      // Held: a savepoint of the held groups, which the rollback leaves as they are.
       this.options.store.transaction(() => {
         for (const m of this.folders()) m.invokeEvents(this.state.unfolded);
         result = { value: read() };
         throw rollBack;
-      });
+      }, { hold: this.hold() });
     } catch (error) {
       if (error !== rollBack) throw error;
     }
@@ -282,7 +319,7 @@ export class IngestPipeline {
     this.stagedFolded = [];
     let result: T;
     try {
-      result = this.options.store.transaction(fn);
+      result = this.options.store.transaction(fn, { hold: this.hold() });
     } catch (error) {
       this.stagedFolded = [];
       throw error;
@@ -293,6 +330,10 @@ export class IngestPipeline {
     this.stagedFolded = [];
     if (folded.length > 0) for (const capture of this.captures) capture(folded);
     return result;
+  }
+
+  private hold(): boolean {
+    return this.options.holdTransactions?.() ?? false;
   }
 
   private folders(): readonly GuestModule[] {
@@ -347,8 +388,11 @@ export class IngestPipeline {
   }
 
   private executeGroup(jobs: Job[], observe: <T>(job: Job, fn: () => T) => T): Array<JobResult | Error> {
+    const { store } = this.options;
+    const directBefore = store.directWrites;
     // Each job's run is all or nothing by itself, so a failed job leaves nothing in the group.
     const out = jobs.map((job) => attempt(() => observe(job, job.run)));
+    if (store.directWrites !== directBefore) this.directGroups.add(jobs);
     const fresh = out.flatMap((r) => (r instanceof Error ? [] : r.newEvents));
     const { unfolded, since } = this.state;
     const waiting = unfolded.length === 0 ? fresh : unfolded.concat(fresh);
@@ -420,6 +464,27 @@ export class IngestPipeline {
         this.options.onFolderFailed?.(m, error);
       }
     }
+  }
+
+  /** What the durable hook is told of a committed group. */
+  private durableGroup(results: Array<JobResult | Error>, jobs: readonly Job[]): DurableGroup {
+    const stream = this.module.name;
+    const events: GroupEvent[] = [];
+    results.forEach((r, i) => {
+      if (r instanceof Error) return;
+      const origin = jobs[i]!.origin;
+      for (const event of r.newEvents) events.push({ stream, origin, event });
+    });
+    return { events, eventsOnly: !this.directGroups.has(jobs) };
+  }
+
+  /**
+   * Reads the events waiting for a fold again from the fold journal: after the store lost the held groups
+   * and applied them again (their folds were lost with them).
+   */
+  reloadUnfolded(): void {
+    const left = this.journal?.load() ?? [];
+    this.settle({ unfolded: left, since: performance.now(), quarantined: [] });
   }
 
   private notify(results: Array<JobResult | Error>, jobs: readonly Job[]): void {

@@ -1,8 +1,6 @@
 /** How the `durability`, `group-commit` and `commit-window-ms` settings are kept (README, "Durability"). */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { StoreUnavailableError } from '../runtime/index.js';
-import { WalSyncer } from '../store/index.js';
 import type { Settings } from './settings.js';
 
 export interface DurabilityPlan {
@@ -16,6 +14,8 @@ export interface DurabilityPlan {
   commitWindowMs: number;
   /** The API's client connections, which tell a commit window when no more requests can come. */
   clients: ClientConnections;
+  /** Groups are journaled and the database commits them every this many ms (`db-commit-interval-ms`); 0: no journal. */
+  journalCommitMs: number;
 }
 
 /**
@@ -24,14 +24,16 @@ export interface DurabilityPlan {
  * - full without group commit: SQLite's own synchronous=FULL, one transaction and fsync per request;
  * - normal: no fsync at all; the OS writes later (a crash of the process loses nothing, a power cut may).
  * With group commit, a group waits up to `commit-window-ms` for more requests when they arrive slowly: one
- * WAL append and fsync then covers them all (docs/operations.md, "Flash wear and the commit window").
+ * WAL append and fsync then covers them all (docs/operations.md, "Flash wear and the commit window"). With
+ * full durability and group commit, groups are journaled and the database commits them every
+ * `db-commit-interval-ms` (./group-durability.ts).
  */
 export function durabilityPlan(settings: Settings): DurabilityPlan {
   const group = settings['group-commit'];
-  const window = { commitWindowMs: group ? settings['commit-window-ms'] : 0, clients: new ClientConnections() };
+  const window = { commitWindowMs: group ? settings['commit-window-ms'] : 0, clients: new ClientConnections(), journalCommitMs: 0 };
   if (settings.durability === 'normal') return { sqliteSynchronous: 'normal', syncWal: false, maxGroupSize: group ? undefined : 1, ...window };
   return group
-    ? { sqliteSynchronous: 'normal', syncWal: true, maxGroupSize: undefined, ...window }
+    ? { sqliteSynchronous: 'normal', syncWal: true, maxGroupSize: undefined, ...window, journalCommitMs: settings['db-commit-interval-ms'] }
     : { sqliteSynchronous: 'full', syncWal: false, maxGroupSize: 1, ...window };
 }
 
@@ -87,10 +89,3 @@ export class ClientConnections {
   }
 }
 
-/** The WAL's fsync as the write path awaits it: a failure is the store's `io_error`. */
-export function durableWal(walSyncer: WalSyncer): () => Promise<void> {
-  return () =>
-    walSyncer.sync().catch((error: unknown) => {
-      throw new StoreUnavailableError(`fsync of the WAL failed: ${String(error)}`, 'io_error', { cause: error });
-    });
-}

@@ -18,7 +18,6 @@ import { Telemetry, createLogger, parseListenAddress, type LogFormat, type Logge
 import { dashboardRoutes } from '../web/index.js';
 // The NATS client is loaded only when --nats is set (createReplicator).
 import { createReplicator, standaloneFleet, type Replicator, type RolloutRecord } from '../replication/index.js';
-import { durableWal } from './durability.js';
 import { listenError } from './start-errors.js';
 import { packageVersion, readModuleBundle, trustedModuleKeys } from './module-bundle.js';
 import type { Settings } from './settings.js';
@@ -102,7 +101,7 @@ export class EdgeNode {
       metricsToken: settings['metrics-token'],
       guestCounters: [aggregatorCounterMapper],
     });
-    const storage = openStorage(settings, identity.dataDir);
+    const storage = openStorage(settings, identity.dataDir, logger);
     try {
       // The app, the pipeline and the module refer to each other through these late-bound references.
       const late: { app?: AggregatorApp; node?: EdgeNode } = {};
@@ -167,6 +166,7 @@ export class EdgeNode {
       const node = new EdgeNode(settings, logger, identity, telemetry, storage, deployments, primary, app, breaker);
       node.hostedApps = hostedAppRoutes({ ...routeOptions, lookup: (name) => (name === primary.app ? undefined : deployments.host(name)) });
       late.node = node;
+      if (storage.groups) storage.groups.onReapplied = () => deployments.apps.forEach((name) => deployments.host(name)?.pipeline.reloadUnfolded());
       node.replication = await node.createReplication();
       telemetry.observeBreaker(breaker);
       telemetry.observeShedder(shedder);
@@ -202,6 +202,7 @@ export class EdgeNode {
       return node;
     } catch (error) {
       void telemetry.shutdown();
+      await storage.groups?.close().catch(() => undefined);
       storage.walSyncer?.close();
       storage.store.close();
       storage.unlock();
@@ -257,6 +258,8 @@ export class EdgeNode {
     this.metricsServer?.closeAllConnections();
     this.metricsServer?.close();
     await this.retention?.stop();
+    // The held groups go into the database and its WAL is synced; the journal then holds nothing to apply.
+    await this.storage.groups?.close().catch((error: unknown) => this.logger.error('the last commit of journaled writes failed; the next start applies them from the write journal', { error }));
     this.storage.walSyncer?.close();
     this.storage.store.close();
     this.storage.unlock();
@@ -319,7 +322,7 @@ export class EdgeNode {
       antiEntropyIntervalMs: settings['anti-entropy-interval-ms'],
       url: () => (this.server?.listening ? this.url : undefined),
       logger: this.logger,
-      durable: this.storage.walSyncer && durableWal(this.storage.walSyncer),
+      durable: this.storage.groups?.durable,
       tracer: this.telemetry.replicationTracer,
       versions: () => versionsSeen(this.deployments),
       rollouts: {

@@ -13,9 +13,10 @@ import { IngestPipeline } from '../ingest/index.js';
 import type { NatsAuthOptions } from '../replication/index.js';
 import { StoreBreaker } from '../resilience/index.js';
 import { Runtime, parsePublicKey, type GuestModule } from '../runtime/index.js';
-import { SqliteStore, WalSyncer } from '../store/index.js';
+import { SqliteStore, WalSyncer, WriteJournal, replayJournal } from '../store/index.js';
 import type { Logger, Telemetry } from '../telemetry/index.js';
-import { durabilityPlan, durableWal, type DurabilityPlan } from './durability.js';
+import { durabilityPlan, type DurabilityPlan } from './durability.js';
+import { GroupDurability } from './group-durability.js';
 import { NodeStartError, dataDirError, databaseError } from './start-errors.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { trustedModuleKeys } from './module-bundle.js';
@@ -33,6 +34,8 @@ export interface Identity {
 export interface Storage {
   store: SqliteStore;
   walSyncer: WalSyncer | undefined;
+  /** How commit groups become durable (journaled, or committed and synced); undefined: durability normal. */
+  groups: GroupDurability | undefined;
   durability: DurabilityPlan;
   /** Releases the data directory's lock (after the store is closed). */
   unlock: () => void;
@@ -60,7 +63,7 @@ export function firstStartMarker(dataDir: string): string {
   return join(dataDir, 'keys', 'first-start');
 }
 
-export function openStorage(settings: Settings, dataDir: string): Storage {
+export function openStorage(settings: Settings, dataDir: string, logger: Logger): Storage {
   const dbPath = join(dataDir, 'edgeagg.db');
   const durability = durabilityPlan(settings);
   // Before the database: a second node on this directory refuses here, having touched nothing.
@@ -78,7 +81,45 @@ export function openStorage(settings: Settings, dataDir: string): Storage {
     throw databaseError(error, dbPath);
   }
   const walSyncer = durability.syncWal ? new WalSyncer(`${dbPath}-wal`) : undefined;
-  return { store, walSyncer, durability, unlock };
+  let groups: GroupDurability | undefined;
+  if (walSyncer) {
+    let journal: WriteJournal | undefined;
+    try {
+      if (durability.journalCommitMs > 0) {
+        journal = openJournal(dbPath, logger);
+        // What a crash left in the journal goes into the database before anything reads it.
+        const replay = journal ? replayJournal(store, journal) : { groups: 0, events: 0 };
+        if (replay.groups > 0) logger.info('applied the writes the database had not committed from the write journal', { groups: replay.groups, events: replay.events });
+      } else {
+        // Without the journal, a journal a previous run left must not hold anything still to apply.
+        const left = WriteJournal.existing(dbPath);
+        if (left) {
+          replayJournal(store, left);
+          left.close();
+        }
+      }
+    } catch (error) {
+      journal?.close();
+      walSyncer.close();
+      store.close();
+      unlock();
+      throw databaseError(error, dbPath);
+    }
+    groups = new GroupDurability({ store, wal: walSyncer, journal, commitIntervalMs: durability.journalCommitMs, dataDir, logger });
+    if (journal && !journal.direct) logger.warn('the file system of the data directory refuses direct I/O: each write journal append costs a whole page of flash', { dataDir });
+  }
+  return { store, walSyncer, groups, durability, unlock };
+}
+
+/** The write journal of the database at `dbPath`; undefined when the disk has no room for its files (the node runs without). */
+function openJournal(dbPath: string, logger: Logger): WriteJournal | undefined {
+  try {
+    return WriteJournal.open(dbPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+    logger.warn('no room on the disk for the write journal: every commit group is committed to the database and synced (more flash wear)', { error });
+    return undefined;
+  }
 }
 
 export function createRuntime(settings: Settings, store: SqliteStore, telemetry: Telemetry, logger: Logger, counted: (name: string, value: number) => void): Runtime {
@@ -104,14 +145,15 @@ export function createPipeline(
   logger: Logger,
   hooks: Pick<ConstructorParameters<typeof IngestPipeline>[0], 'onCommitted' | 'onFolded' | 'folders' | 'onFolderFailed'>,
 ): IngestPipeline {
-  const { store, walSyncer, durability } = storage;
+  const { store, groups, durability } = storage;
   return new IngestPipeline({
     store,
     module,
     maxGroupSize: durability.maxGroupSize,
     commitWindowMs: durability.commitWindowMs,
     moreMayCome: durability.clients.moreMayCome,
-    sync: walSyncer && durableWal(walSyncer),
+    sync: groups?.sync,
+    holdTransactions: groups?.hold,
     journal: store.foldJournal(module.name),
     foldDelayMs: settings['fold-delay-ms'],
     ...hooks,

@@ -51,6 +51,7 @@ export const SETTINGS = {
   'group-commit': { kind: 'boolean', default: true, description: 'commit requests that arrive together in one transaction (false: one transaction and fsync per request, for comparison)' },
   'fold-delay-ms': { kind: 'integer', default: 50, description: 'how long a stored reading may wait to be folded into the aggregates with later ones (reads never see the wait; 0: fold every commit group)' },
   'commit-window-ms': { kind: 'integer', default: 50, max: 1000, description: 'how long a commit waits for more requests when they arrive slowly, so one disk write and fsync covers them all (less flash wear; each acknowledgement may wait this long; 0: no waiting)' },
+  'db-commit-interval-ms': { kind: 'integer', default: 5_000, max: 600_000, description: 'how long acknowledged writes may wait in the write journal (small synced appends) before the database takes them in one commit (less flash wear; a longer replay at start after a crash; 0: no journal, every commit group is committed and its WAL synced)' },
   'fuel-per-ms': { kind: 'integer', default: 20_000_000, description: "a guest call's CPU budget per millisecond of its module's deadline, in fuel (the same on a busy machine)" },
   'backstop-factor': { kind: 'integer', default: 10, description: 'a guest call still running after this many times its deadline of wall-clock time (at least 2 s) is stopped' },
   'max-in-flight': { kind: 'integer', default: 1024, description: 'API requests handled at once; more are answered 503 overloaded at once' },

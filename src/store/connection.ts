@@ -20,6 +20,22 @@ export interface ConnectionSettings {
   maxPageCount: number | undefined;
 }
 
+/** SQLite's page cache, KiB (its default is 2 MiB). */
+const CACHE_KIB = 16 * 1024;
+
+/** What the owner of held transactions is told (see Connection.holdHooks). */
+export interface HoldHooks {
+  /** Inside the held transaction, just before it commits: writes what must commit with it. */
+  beforeCommit: () => void;
+  /** Once it committed. */
+  committed: () => void;
+  /**
+   * SQLite ended it by itself (a full disk rolls back the whole transaction): applies what it held again, before
+   * any other operation runs; until it returns without throwing, every operation asks it again.
+   */
+  lost: () => void;
+}
+
 /** Bytes a WAL may keep on disk after a checkpoint, so one huge transaction does not pin its size forever. */
 const JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024;
 
@@ -36,12 +52,22 @@ function configure(db: Database.Database, settings: ConnectionSettings): void {
   db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
   // Temporary B-trees (sorting, GROUP BY) stay off the disk.
   db.pragma('temp_store = MEMORY');
+  // Room for the pages a few seconds of held commit groups dirty (src/node/group-durability.ts): past the cache,
+  // SQLite writes dirty pages to the WAL before the commit, and one it changes again is written twice.
+  db.pragma(`cache_size = -${CACHE_KIB}`);
   if (settings.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.trunc(settings.maxPageCount)}`);
 }
 
 /**
  * One open database and its transaction state. Writes outside {@link atomically} commit one by one; see
  * SqliteStore for how levels nest and how a store failure fails the level it happened in.
+ *
+ * A transaction may be held open between outermost levels ({@link transaction} with `hold`): the write path
+ * then runs each commit group as a savepoint of one long SQLite transaction, made durable meanwhile by the
+ * write journal (src/store/write-journal.ts), and committed to the database by {@link commitHeld} every few
+ * seconds: one large commit instead of one per group (flash wear, issue 17). Any other outermost level
+ * commits the held transaction first, so it runs and commits as before, and what it writes is never mixed
+ * with an uncommitted group.
  */
 export class Connection {
   /** Interned names. Forgotten whenever a rollback may have undone some of them. */
@@ -54,6 +80,20 @@ export class Connection {
   /** Set when SQLite ended the whole transaction while levels were still open. */
   private aborted: StoreUnavailableError | undefined;
   private closed = false;
+  /** A transaction is open that no level owns: groups held for one large commit. */
+  private held = false;
+  /** Writes, inside the held transaction just before it commits, what must commit with it (the journal's mark). */
+  private beforeHeldCommit: (() => void) | undefined;
+  /** Told once the held transaction committed. */
+  private afterHeldCommit: (() => void) | undefined;
+  /**
+   * Told when SQLite ended the held transaction by itself (it rolls back on some I/O errors): the groups
+   * in it are lost from the database, and the journal must apply them again before anything else runs.
+   * Until it returns without throwing, every operation asks it again.
+   */
+  private onHeldLost: (() => void) | undefined;
+  private heldLost = false;
+  private recovering = false;
 
   private constructor(readonly db: Database.Database) {
     this.symbols = new SymbolTable(db);
@@ -94,8 +134,48 @@ export class Connection {
   /** Closes the database (checkpointing the WAL). Idempotent; later calls fail with `store_closed`. */
   close(): void {
     if (this.closed) return;
+    try {
+      this.commitHeld();
+    } catch {
+      // What it held is in the write journal, applied again at the next start.
+    }
     this.closed = true;
     this.db.close();
+  }
+
+  /**
+   * Sets what runs inside a held transaction just before it commits, and what applies the held groups again
+   * when SQLite ended it by itself (see {@link onHeldLost}).
+   */
+  holdHooks(hooks: HoldHooks): void {
+    this.beforeHeldCommit = hooks.beforeCommit;
+    this.afterHeldCommit = hooks.committed;
+    this.onHeldLost = hooks.lost;
+  }
+
+  /** Whether groups are held uncommitted (see {@link transaction}'s `hold`). */
+  get holding(): boolean {
+    return this.held;
+  }
+
+  /**
+   * Commits the held transaction, if any (not synced: with `synchronous=NORMAL` the WAL is synced by the
+   * caller, or at the next checkpoint). When the commit fails the transaction stays held (SQLite keeps it
+   * open after a full disk or a busy database) and the error is thrown.
+   */
+  commitHeld(): void {
+    if (!this.held || this.depth > 0) return;
+    this.check();
+    if (!this.held) return;
+    try {
+      this.beforeHeldCommit?.();
+      this.sql.commit.run();
+    } catch (error) {
+      if (!this.db.inTransaction) this.lostHeld();
+      throw toStoreError(error);
+    }
+    this.held = false;
+    this.afterHeldCommit?.();
   }
 
   /**
@@ -118,6 +198,12 @@ export class Connection {
   }
 
   atomically<T>(fn: () => T): T {
+    return this.level(fn, false);
+  }
+
+  private level<T>(fn: () => T, hold: boolean): T {
+    // Any other outermost level commits the held groups first: it then commits alone, as it always did.
+    if (this.depth === 0 && this.held && !hold) this.commitHeld();
     this.enter();
     let result: T;
     try {
@@ -131,10 +217,23 @@ export class Connection {
     return result;
   }
 
-  /** Runs `fn` as the outermost transaction. Throws if a transaction is already open. */
-  transaction<T>(fn: () => T): T {
+  /**
+   * Runs `fn` as the outermost transaction. Throws if a transaction is already open. With `hold`, it runs as a
+   * savepoint of the held transaction (opened if none is) and stays uncommitted until {@link commitHeld}:
+   * for commits made durable by other means (the write journal).
+   */
+  transaction<T>(fn: () => T, options?: { hold?: boolean }): T {
     if (this.depth > 0) throw new Error('transaction() opens the outermost transaction; inside one, use atomically()');
-    return this.atomically(fn);
+    if (options?.hold && !this.held) {
+      this.check();
+      try {
+        this.sql.begin.run();
+      } catch (error) {
+        throw toStoreError(error);
+      }
+      this.held = true;
+    }
+    return this.level(fn, options?.hold ?? false);
   }
 
   /** Size of the database file in bytes: every page, in use or free (the WAL not counted). */
@@ -155,7 +254,7 @@ export class Connection {
   private enter(): void {
     this.check();
     try {
-      (this.depth === 0 ? this.sql.begin : this.sql.savepoint).run();
+      (this.depth === 0 && !this.held ? this.sql.begin : this.sql.savepoint).run();
     } catch (error) {
       throw toStoreError(error);
     }
@@ -175,7 +274,7 @@ export class Connection {
       throw error;
     }
     try {
-      (this.depth === 1 ? this.sql.commit : this.sql.release).run();
+      (this.depth === 1 && !this.held ? this.sql.commit : this.sql.release).run();
     } catch (error) {
       const mapped = toStoreError(error);
       this.rollbackLevel(mapped);
@@ -186,7 +285,7 @@ export class Connection {
 
   /** Undoes the innermost level; `reason` is what made it fail, kept for the levels around it if all is lost. */
   private rollbackLevel(reason: unknown): void {
-    const top = this.depth === 1;
+    const top = this.depth === 1 && !this.held;
     this.symbols.forget();
     try {
       if (this.db.inTransaction) {
@@ -208,6 +307,25 @@ export class Connection {
     }
     this.leave();
     if (this.depth > 0 && !this.db.inTransaction) this.aborted ??= abortedBy(reason);
+    if (this.depth === 0 && this.held && !this.db.inTransaction) this.lostHeld();
+  }
+
+  /** SQLite ended the held transaction: what it held must be applied again (onHeldLost) before anything runs. */
+  private lostHeld(): void {
+    this.held = false;
+    this.heldLost = true;
+    this.symbols.forget();
+  }
+
+  /** Applies the lost held groups again, once, before the next operation (see onHeldLost). */
+  private recoverHeld(): void {
+    const recover = this.onHeldLost;
+    if (!recover) {
+      this.heldLost = false;
+      return;
+    }
+    recover();
+    this.heldLost = false;
   }
 
   private leave(): void {
@@ -219,6 +337,17 @@ export class Connection {
   private check(): void {
     if (this.closed) throw new StoreUnavailableError('the store is closed', 'store_closed');
     if (this.depth > 0 && !this.db.inTransaction) throw this.abortedError();
+    if (this.depth === 0) {
+      if (this.held && !this.db.inTransaction) this.lostHeld();
+      if (this.heldLost && !this.recovering) {
+        this.recovering = true;
+        try {
+          this.recoverHeld();
+        } finally {
+          this.recovering = false;
+        }
+      }
+    }
   }
 
   /** Translates `error`, and records a store failure against the open level so it cannot commit. */

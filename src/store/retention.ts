@@ -144,6 +144,7 @@ export class StoreRetention {
     const { conn } = this;
     return conn.guard(() => {
       if (this.sql.autoVacuum.get() === 2) return true;
+      conn.commitHeld();
       if (conn.db.inTransaction || this.usage().sizeBytes > maxBytes) return false;
       conn.db.pragma('auto_vacuum = INCREMENTAL');
       conn.db.exec('VACUUM');

@@ -5,7 +5,7 @@
 import type { FoldJournal } from '../ingest/index.js';
 import type { AppendOutcome, GuestStore, StoredEvent } from '../runtime/index.js';
 import { toStoreError } from './errors.js';
-import { Connection } from './connection.js';
+import { Connection, type HoldHooks } from './connection.js';
 import { Digests, type EventDigest, type EventDigestQuery } from './digests.js';
 import { EventLog, type EventPage, type OnNewEvent, type ReadEventsInRangeOptions, type ReadEventsOptions } from './event-log.js';
 import { FoldJournalTable, SqliteFoldJournal } from './fold-journal.js';
@@ -63,6 +63,9 @@ export interface SqliteStoreOptions {
    */
   replication?: boolean;
 }
+
+/** store_meta key of the write journal's mark. */
+const JOURNAL_MARK = 'write_journal_lsn';
 
 const DEFAULTS = {
   synchronous: 'full',
@@ -169,11 +172,54 @@ export class SqliteStore implements GuestStore {
 
   /** A read-only view of the database as it is now, held until closed (src/store/snapshot.ts). */
   snapshot(): StoreSnapshot {
+    // Another connection sees only what is committed: the held groups first.
+    this.conn.commitHeld();
     return new StoreSnapshot(this.path);
+  }
+
+  // --- the write journal (src/store/write-journal.ts) -------------------------------------------------
+
+  /** The last write journal record the database holds (0: none). */
+  journalMark(): number {
+    return this.conn.guard(() => {
+      const value = this.meta.get(JOURNAL_MARK);
+      return typeof value === 'number' ? value : 0;
+    });
+  }
+
+  /** Records that the database holds every journal record up to `lsn` (inside the caller's transaction). */
+  setJournalMark(lsn: number): void {
+    this.conn.guard(() => this.meta.set(JOURNAL_MARK, lsn));
+  }
+
+  /**
+   * Writes to key-value namespaces so far (guest puts and deletes, namespace clears): a commit group that made
+   * any cannot be journaled (the journal holds events only), so the write path compares this before and after.
+   */
+  get directWrites(): number {
+    return this.directWriteCount;
+  }
+
+  private directWriteCount = 0;
+
+  /** See Connection.holdHooks: the journal's mark before each held commit, and what applies lost groups again. */
+  holdHooks(hooks: HoldHooks): void {
+    this.conn.holdHooks(hooks);
+  }
+
+  /** Commits the groups held by `transaction(fn, { hold: true })` (not synced). */
+  commitHeld(): void {
+    this.conn.commitHeld();
+  }
+
+  /** Whether groups are held uncommitted. */
+  get holding(): boolean {
+    return this.conn.holding;
   }
 
   /** Deletes up to `limit` records of `namespace`; returns how many (0: it is empty). */
   clearNamespace(namespace: string, limit: number): number {
+    this.directWriteCount++;
     return this.kv.clear(namespace, limit);
   }
 
@@ -188,10 +234,11 @@ export class SqliteStore implements GuestStore {
 
   /**
    * Runs `fn` as the outermost transaction, committed (and synced) once when `fn` returns: for grouping
-   * many {@link atomically} calls into one commit. Throws if a transaction is already open.
+   * many {@link atomically} calls into one commit. Throws if a transaction is already open. With `hold`, the
+   * commit is held back for one large commit later ({@link commitHeld}; Connection.transaction).
    */
-  transaction<T>(fn: () => T): T {
-    return this.conn.transaction(fn);
+  transaction<T>(fn: () => T, options?: { hold?: boolean }): T {
+    return this.conn.transaction(fn, options);
   }
 
   kvGet(namespace: string, key: Uint8Array): Uint8Array | undefined {
@@ -199,10 +246,12 @@ export class SqliteStore implements GuestStore {
   }
 
   kvPut(namespace: string, key: Uint8Array, value: Uint8Array): void {
+    this.directWriteCount++;
     this.kv.put(namespace, key, value);
   }
 
   kvDelete(namespace: string, key: Uint8Array): boolean {
+    this.directWriteCount++;
     return this.kv.delete(namespace, key);
   }
 

@@ -3,11 +3,12 @@
  * same readings after any error (as real sensors do) and is killed with SIGKILL at a random moment;
  * then it is checked and restarted. After every round:
  *
- * - every reading the node acknowledged (2xx) is in the event log, with its value;
+ * - `PRAGMA integrity_check` of the database the kill left is ok;
+ * - the node is ready again within 5 seconds of being started;
+ * - once it is, every reading it acknowledged before the kill is in the event log, with its value (the node
+ *   applies at start what its write journal holds and the database had not committed yet);
  * - nothing is counted twice: each region's aggregates equal a recomputation from the distinct
- *   readings stored;
- * - `PRAGMA integrity_check` is ok;
- * - the node is ready again within 5 seconds of being started.
+ *   readings stored.
  *
  * Used by test/fault/crash.test.ts (a few rounds in CI) and `npm run crashtest -- --rounds N`.
  */
@@ -74,6 +75,8 @@ export async function runCrashRounds(options: CrashRoundsOptions): Promise<Crash
       const ready = await waitReady(node);
       readyMs.push(performance.now() - startedAt);
       if (!ready) throw new CrashCheckError(`round ${round}: not ready within ${READY_LIMIT_MS} ms of starting`);
+      const stored = checkStore(dataDir, acked, round);
+      if (round > 1) log(`round ${round - 1}: ${acked.size} acknowledged, ${stored} stored, ready again in ${readyMs.at(-1)!.toFixed(0)} ms`);
       await checkAggregates(node, dataDir, round);
       const token = await node.token('gateway');
 
@@ -113,13 +116,13 @@ export async function runCrashRounds(options: CrashRoundsOptions): Promise<Crash
       await node.kill();
       alive = false;
       await Promise.all(loops);
-      const stored = checkStore(dataDir, acked, round);
-      log(`round ${round}: killed with SIGKILL; ${acked.size} acknowledged, ${stored} stored, ready in ${readyMs.at(-1)!.toFixed(0)} ms`);
+      checkIntegrity(dataDir, round);
     }
     // A last start: the state the last kill left behind is served correctly.
     const node = await NodeProcess.start({ dataDir });
     try {
       if (!(await waitReady(node))) throw new CrashCheckError(`not ready within ${READY_LIMIT_MS} ms after the last round`);
+      checkStore(dataDir, acked, options.rounds + 1);
       await checkAggregates(node, dataDir, options.rounds + 1);
     } finally {
       await node.stop();
@@ -145,28 +148,34 @@ interface StoredReading {
   payload: Buffer;
 }
 
-function readStore(dataDir: string): { readings: StoredReading[]; integrity: string } {
-  // Read-write: opening after a crash may have to recover the WAL.
-  const db = new Database(join(dataDir, 'edgeagg.db'));
+/** The events of the database, read through a connection of its own (the node may be running: WAL allows it). */
+function readStore(dataDir: string): StoredReading[] {
+  const db = new Database(join(dataDir, 'edgeagg.db'), { readonly: true });
   try {
-    const integrity = db.pragma('integrity_check', { simple: true }) as string;
-    const readings = db
-      .prepare('SELECT e.source, e.time_ms, p.name AS region, e.payload FROM event e JOIN symbol p ON p.id = e.partition')
-      .all() as StoredReading[];
-    return { readings, integrity };
+    return db.prepare('SELECT e.source, e.time_ms, p.name AS region, e.payload FROM event e JOIN symbol p ON p.id = e.partition').all() as StoredReading[];
   } finally {
     db.close();
   }
 }
 
 function countStored(dataDir: string): number {
-  return readStore(dataDir).readings.length;
+  return readStore(dataDir).length;
 }
 
-/** Every acknowledged reading is stored with its value, and the database is intact. */
+/** The database a kill left is intact (opened read-write: opening after a crash may have to recover the WAL). */
+function checkIntegrity(dataDir: string, round: number): void {
+  const db = new Database(join(dataDir, 'edgeagg.db'));
+  try {
+    const integrity = db.pragma('integrity_check', { simple: true }) as string;
+    if (integrity !== 'ok') throw new CrashCheckError(`round ${round}: integrity_check says ${integrity}`);
+  } finally {
+    db.close();
+  }
+}
+
+/** Every acknowledged reading is stored with its value (checked once the node has started again). */
 function checkStore(dataDir: string, acked: Map<string, Reading>, round: number): number {
-  const { readings, integrity } = readStore(dataDir);
-  if (integrity !== 'ok') throw new CrashCheckError(`round ${round}: integrity_check says ${integrity}`);
+  const readings = readStore(dataDir);
   const stored = new Map(readings.map((r) => [`${r.source}/${r.time_ms}`, r]));
   for (const [key, reading] of acked) {
     const s = stored.get(key);
@@ -183,8 +192,7 @@ async function checkAggregates(node: NodeProcess, dataDir: string, round: number
   const res = await node.fetch('/v1/regions', { token: await node.token('read') });
   const served = ((await res.json()) as { regions: Array<{ region: string; count: number; sum: number }> }).regions;
   const expected = new Map<string, { count: number; micro: number }>();
-  // The node is running: read through a second connection (WAL allows it).
-  for (const r of readStore(dataDir).readings) {
+  for (const r of readStore(dataDir)) {
     const e = expected.get(r.region) ?? { count: 0, micro: 0 };
     const t = r.payload.readDoubleLE(0);
     e.count++;
