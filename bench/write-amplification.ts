@@ -1,16 +1,17 @@
 /**
  * Flash wear at the rates gateways really see (issue 17): a real node process with default settings,
- * driven open loop with single readings from 500 devices at 20, 200 and 2,000 readings/s, and closed loop
- * with batches of 100 (each device's connection opened before the run). For each: bytes the node process wrote to disk per reading (`write_bytes` of
- * /proc/PID/io, which counts a page when it becomes dirty: what reaches the flash, before the file
- * system's own journal), and the acknowledgement latency. An open-loop latency runs from the moment the
- * request was due, so a node that falls behind is not excused by sending less.
+ * driven open loop with single readings from 500 devices (each on its own connection, opened before the
+ * run) at 20, 200 and 2,000 readings/s, and closed loop with batches of 100. For each: bytes the node
+ * process wrote to disk per reading (`write_bytes` of /proc/PID/io, which counts a page when it becomes
+ * dirty, and a direct write as its size: what reaches the flash, before the file system's own journal), and
+ * the acknowledgement latency. An open-loop latency runs from the moment the request was due, so a node
+ * that falls behind is not excused by sending less.
  *
  *   npm run build && node dist/bench/write-amplification.js [--quick] [--flags="--commit-window-ms 0"]
  *
  * Arrivals are a Poisson process (500 devices that report independently), from a fixed seed. "with final
- * checkpoint" adds what the node writes when it stops: the checkpoint of the WAL left at the end, so a
- * setting that only postpones checkpoints is not counted as saving them.
+ * checkpoint" adds what the node writes when it stops: the last commit of what it holds and the checkpoint of
+ * the WAL left at the end, so a setting that only postpones writes is not counted as saving them.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';

@@ -7,7 +7,7 @@
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { backupDatabase } from '../store/index.js';
+import { backupDatabase, journalPaths } from '../store/index.js';
 import { digestFile, fsyncPath, writeArchive, type BackupManifest, type BackupMember } from './backup-format.js';
 import { removeLeftovers, workPath } from './backup-leftovers.js';
 import { packageVersion } from './module-bundle.js';
@@ -55,14 +55,24 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
     // The database first, then the files: a content-addressed registry writes a module's file before the row
     // that names it, so every file a row of the copy names is already there when the files are copied.
     const createdAt = new Date().toISOString();
-    const database = await backupDatabase(join(dataDir, DATABASE), join(work, DATABASE));
-    const staged: Array<{ path: string; source: string }> = [{ path: DATABASE, source: join(work, DATABASE) }];
     const stagedPath = (path: string): string => {
       const source = join(work, 'files', ...path.split('/'));
       mkdirSync(dirname(source), { recursive: true, mode: 0o700 });
       return source;
     };
+    // The write journal before the database: a reading acknowledged before the backup began is either in the
+    // copy of the database or, not committed to it yet, in this copy of the journal (the node reuses a journal
+    // file only after the database committed what it held). The restored node applies it at start.
+    const journal = journalPaths(join(dataDir, DATABASE)).map((file) => relative(dataDir, file).split(sep).join('/'));
+    const staged: Array<{ path: string; source: string }> = [];
+    for (const path of journal) {
+      const source = stagedPath(path);
+      if (copyUnlessGone(join(dataDir, path), source)) staged.push({ path, source });
+    }
+    const database = await backupDatabase(join(dataDir, DATABASE), join(work, DATABASE));
+    staged.unshift({ path: DATABASE, source: join(work, DATABASE) });
     for (const path of dataDirFiles(dataDir)) {
+      if (journal.includes(path)) continue;
       const source = stagedPath(path);
       if (copyUnlessGone(join(dataDir, ...path.split('/')), source)) staged.push({ path, source });
     }

@@ -6,7 +6,10 @@
 import Database from 'better-sqlite3';
 import { StoreVersionError, toStoreError } from './errors.js';
 import type { EventCursor, EventPage } from './event-log.js';
+import { pendingJournalEvents, type JournaledEvent } from './journal-replay.js';
 import { SCHEMA_VERSION } from './migrations.js';
+import { readJournalRecords } from './write-journal.js';
+import type { StoredEvent } from '../runtime/index.js';
 
 /** What {@link backupDatabase} copied. */
 export interface DatabaseBackup {
@@ -62,13 +65,20 @@ export interface EventRange {
   partition?: string;
 }
 
-/** A node's event log, read-only, from another process (`edgeagg export`). */
+/**
+ * A node's event log, read-only, from another process (`edgeagg export`): the database, and the events a
+ * running node acknowledged and holds in its write journal, not committed to the database yet.
+ */
 export class EventLogReader {
   private readonly db: Database.Database;
   private readonly sql;
+  /** The journal's events the database did not hold when this reader opened, by (time, source). */
+  private readonly pending: JournaledEvent[];
 
   /** Opens the database at `dbPath` read-only; refuses one written by a newer version. */
   constructor(dbPath: string) {
+    // The journal first (see pendingJournalEvents).
+    const records = readJournalRecords(dbPath);
     this.db = openReadOnly(dbPath);
     try {
       const version = this.db.pragma('user_version', { simple: true }) as number;
@@ -90,19 +100,30 @@ export class EventLogReader {
       ),
       count: this.db.prepare<[RangeParams], number>(`SELECT count(*) FROM event e WHERE ${where}`).pluck(),
     };
+    this.pending = records.length === 0 ? [] : pendingJournalEvents(records, journalMark(this.db)).sort((a, b) => compareKeys(a.event, b.event));
   }
-
   /** How many events the range holds now (for a progress bar: more may arrive while it is read). */
   count(range: EventRange): number {
-    return this.sql.count.get(params(range)) ?? 0;
+    return (this.sql.count.get(params(range)) ?? 0) + this.pending.filter((e) => inRange(e, range)).length;
   }
 
   /** The events of `range` after `after`, in `(timeMs, source)` order; each page is its own read transaction. */
   read(range: EventRange, after: EventCursor | undefined, limit: number): EventPage {
     const from = after ?? { timeMs: range.fromMs - 1, source: '' };
-    const events = this.sql.page.all({ ...params(range), afterMs: from.timeMs, afterSource: from.source, limit });
-    const last = events[events.length - 1];
-    return { events, next: events.length === limit && last !== undefined ? { timeMs: last.timeMs, source: last.source } : undefined };
+    const stored: StoredEvent[] = this.sql.page.all({ ...params(range), afterMs: from.timeMs, afterSource: from.source, limit });
+    const full = stored.length === limit;
+    const last = stored[stored.length - 1];
+    // The journal's events of this page's span (a later page takes those past it); one the node committed
+    // meanwhile is in both, and kept once.
+    const pending = this.pending.filter(
+      (e) => inRange(e, range) && compareKeys(e.event, from) > 0 && (!full || last === undefined || compareKeys(e.event, last) <= 0),
+    );
+    if (pending.length === 0) return { events: stored, next: full && last ? { timeMs: last.timeMs, source: last.source } : undefined };
+    const byKey = new Map<string, StoredEvent>();
+    for (const e of [...stored, ...pending.map((p) => p.event)]) byKey.set(`${e.timeMs}\u0000${e.source}`, e);
+    const events = [...byKey.values()].sort(compareKeys);
+    const end = events[events.length - 1]!;
+    return { events, next: full ? { timeMs: end.timeMs, source: end.source } : undefined };
   }
 
   close(): void {
@@ -115,6 +136,21 @@ interface RangeParams {
   fromMs: number;
   toMs: number;
   partition: string | null;
+}
+
+/** The database's write journal mark (src/store/sqlite-store.ts), read through `db`. */
+function journalMark(db: Database.Database): number {
+  const value = db.prepare<[], unknown>("SELECT value FROM store_meta WHERE key = 'write_journal_lsn'").pluck().get();
+  return typeof value === 'number' ? value : 0;
+}
+
+function inRange({ stream, event }: JournaledEvent, range: EventRange): boolean {
+  return stream === range.stream && event.timeMs >= range.fromMs && event.timeMs < range.toMs && (range.partition === undefined || event.partition === range.partition);
+}
+
+/** The event log's order: time, then source as UTF-8 bytes (SQLite's BINARY collation). */
+function compareKeys(a: EventCursor, b: EventCursor): number {
+  return a.timeMs - b.timeMs || Buffer.compare(Buffer.from(a.source), Buffer.from(b.source));
 }
 
 function params(range: EventRange): RangeParams {

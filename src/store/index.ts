@@ -15,6 +15,6 @@ export { StoreSnapshot, type KvEntry } from './snapshot.js';
 export type { DeploymentRecords, ModuleVersionRow, DeploymentHistoryRow } from './deployment-records.js';
 export { WalSyncer } from './wal-sync.js';
 export { WriteJournal, journalPaths, type WriteJournalOptions } from './write-journal.js';
-export { replayJournal, encodeGroup, decodeGroup, applyGroup, syncWal, type JournaledEvent, type JournalReplay } from './journal-replay.js';
+export { replayJournal, encodeGroup, decodeGroup, applyGroup, pendingJournalEvents, syncWal, type JournaledEvent, type JournalReplay } from './journal-replay.js';
 export { StoreRetention, type PruneRule, type SpaceUsage } from './retention.js';
 export { backupDatabase, quickCheck, EventLogReader, type DatabaseBackup, type EventRange } from './backup.js';

@@ -51,8 +51,7 @@ export function encodeGroup(events: readonly JournaledEvent[]): Uint8Array {
     name(stream);
     name(event.partition);
     name(event.source);
-    out.signed(event.timeMs - time);
-    time = event.timeMs;
+    time = writeTime(out, event.timeMs, time);
     out.varint(event.payload.length);
     out.bytes(event.payload);
   }
@@ -64,6 +63,28 @@ export function encodeGroup(events: readonly JournaledEvent[]): Uint8Array {
   body[0] = FORMAT | DEFLATED;
   body.set(packed, 1);
   return body;
+}
+
+/**
+ * A time as its difference from the previous event's (0 then the difference, zigzag, plus one), or, when that
+ * is too large to encode exactly, 0 and the time itself (f64). Returns the time.
+ */
+function writeTime(out: ByteWriter, timeMs: number, previous: number): number {
+  const difference = timeMs - previous;
+  if (Math.abs(difference) < 2 ** 50) {
+    out.varint((difference >= 0 ? difference * 2 : -difference * 2 - 1) + 1);
+  } else {
+    out.varint(0);
+    out.f64(timeMs);
+  }
+  return timeMs;
+}
+
+function readTime(input: ByteReader, previous: number): number {
+  const z = input.varint();
+  if (z === 0) return input.f64();
+  const zigzag = z - 1;
+  return previous + (zigzag % 2 === 0 ? zigzag / 2 : -(zigzag + 1) / 2);
 }
 
 export function decodeGroup(body: Uint8Array): JournaledEvent[] {
@@ -90,7 +111,7 @@ export function decodeGroup(body: Uint8Array): JournaledEvent[] {
     const stream = name();
     const partition = name();
     const source = name();
-    time += input.signed();
+    time = readTime(input, time);
     const payload = input.bytes(input.varint());
     events.push({ stream, origin, event: { partition, source, timeMs: time, payload } });
   }
@@ -155,6 +176,24 @@ export function replayJournal(store: SqliteStore, journal: WriteJournal): Journa
   return { groups: pending.length, events, lastLsn };
 }
 
+/**
+ * The events of the journal's records above `mark`, consecutive from it: what a running node has acknowledged
+ * and not committed to the database yet, read from another process without changing anything (`edgeagg
+ * export`). Read the journal before the database: a record is dropped from the journal only after the
+ * database committed it.
+ */
+export function pendingJournalEvents(records: readonly JournalRecord[], mark: number): JournaledEvent[] {
+  const events: JournaledEvent[] = [];
+  let expected = mark + 1;
+  for (const record of records) {
+    if (record.lsn < expected) continue;
+    if (record.lsn !== expected) break;
+    events.push(...decodeGroup(record.body));
+    expected++;
+  }
+  return events;
+}
+
 /** fdatasync of the database's WAL: what was committed is on disk before the journal's files are reused. */
 export function syncWal(dbPath: string): void {
   let fd: number;
@@ -196,9 +235,10 @@ class ByteWriter {
     this.buf[this.at++] = n;
   }
 
-  /** Any safe integer: zigzag, so that small negative differences stay short. */
-  signed(n: number): void {
-    this.varint(n >= 0 ? n * 2 : -n * 2 - 1);
+  f64(n: number): void {
+    this.room(8);
+    this.buf.writeDoubleLE(n, this.at);
+    this.at += 8;
   }
 
   bytes(b: Uint8Array): void {
@@ -229,9 +269,11 @@ class ByteReader {
     return this.buf[this.at++]!;
   }
 
-  signed(): number {
-    const z = this.varint();
-    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  f64(): number {
+    if (this.at + 8 > this.buf.length) throw new Error('a write journal record ends early');
+    const n = this.buf.readDoubleLE(this.at);
+    this.at += 8;
+    return n;
   }
 
   varint(): number {

@@ -43,7 +43,7 @@ export class KvNamespaces {
   delete(namespace: string, key: Uint8Array): boolean {
     return this.conn.guard(() => {
       const ns = this.conn.symbols.lookup(namespace);
-      return ns !== undefined && this.sql.delete.run(ns, toBuffer(key)).changes > 0;
+      return ns !== undefined && this.conn.write(() => this.sql.delete.run(ns, toBuffer(key)).changes > 0);
     });
   }
 

@@ -24,7 +24,7 @@ export class Revocations {
   }
 
   add(revocation: TokenRevocation): void {
-    this.conn.guard(() => this.sql.upsert.run(revocation.kind, revocation.value, revocation.revokedAtMs));
+    this.conn.guard(() => this.conn.write(() => this.sql.upsert.run(revocation.kind, revocation.value, revocation.revokedAtMs)));
   }
 
   all(): TokenRevocation[] {

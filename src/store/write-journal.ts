@@ -78,6 +78,7 @@ export class WriteJournal {
   private closed = false;
 
   private constructor(
+    private readonly dbPath: string,
     private readonly files: [JournalFile, JournalFile],
     readonly fileBytes: number,
     /** Whether the files are written with direct I/O (sector-sized writes reach the disk as they are). */
@@ -117,7 +118,7 @@ export class WriteJournal {
       staging = new Uint8Array(MAX_WRITE_BYTES);
     }
     const files = paths.map((path, i) => ({ path, fd: fds[i]!, offset: 0, queued: 0 })) as [JournalFile, JournalFile];
-    return new WriteJournal(files, fileBytes, direct, staging!);
+    return new WriteJournal(dbPath, files, fileBytes, direct, staging!);
   }
 
   /** The journal of the database at `dbPath` when its files exist (a previous run's), else undefined. */
@@ -127,9 +128,7 @@ export class WriteJournal {
 
   /** Every valid record in both files, in lsn order (stale ones included: the caller keeps those above its mark). */
   readAll(): JournalRecord[] {
-    const records: JournalRecord[] = [];
-    for (const file of this.files) records.push(...parseRecords(readFileSync(file.path)));
-    return records.sort((a, b) => a.lsn - b.lsn);
+    return readJournalRecords(this.dbPath);
   }
 
   /**
@@ -267,6 +266,13 @@ function encodeRecord(lsn: number, body: Uint8Array, size: number): Uint8Array {
 
 function checksum(head: Uint8Array, body: Uint8Array): number {
   return crc32(body, crc32(head));
+}
+
+/** Every valid record of the journal of the database at `dbPath`, in lsn order, read without opening it for writing ([] without one). */
+export function readJournalRecords(dbPath: string): JournalRecord[] {
+  const records: JournalRecord[] = [];
+  for (const path of journalPaths(dbPath)) if (existsSync(path)) records.push(...parseRecords(readFileSync(path)));
+  return records.sort((a, b) => a.lsn - b.lsn);
 }
 
 /** Every valid record in `data`, looked for at each sector boundary. */
