@@ -16,10 +16,10 @@
  *
  * Without the journal, every group is committed and the WAL synced (src/store/wal-sync.ts).
  */
-import { applyGroup, decodeGroup, encodeGroup, type SqliteStore, type WalSyncer, type WriteJournal } from '../store/index.js';
-import type { DurableGroup } from '../ingest/index.js';
 import { statfsSync } from 'node:fs';
+import type { DurableGroup } from '../ingest/index.js';
 import { StoreUnavailableError } from '../runtime/index.js';
+import { applyGroup, decodeGroup, encodeGroup, type SqliteStore, type WalSyncer, type WriteJournal } from '../store/index.js';
 import type { Logger } from '../telemetry/index.js';
 
 /** After a failed journal write, groups are committed one by one for at least this long before it is tried again. */
@@ -60,8 +60,12 @@ export class GroupDurability {
   private roomy = { ok: true, at: -Infinity };
   /** Bytes of events held (payloads and keys), a bound on the pages the held transaction dirties. */
   private heldBytes = 0;
-  /** The sync of the WAL after the last rotation of the journal: the next rotation waits for it. */
-  private rotationSynced: Promise<void> | undefined;
+  /**
+   * Commits of the held groups made here (numbered), the last one known synced, and the one at which the
+   * journal last moved to its other file: the file it left holds only records of that commit or before, so it
+   * may be written over once that commit is synced.
+   */
+  private commits = { made: 0, synced: 0, rotatedAt: 0 };
   private rotationPending = false;
   /** The last sync of the WAL a group must not be acknowledged before (a group committed through it). */
   private walSync: Promise<void> | undefined;
@@ -212,8 +216,6 @@ export class GroupDurability {
   private async timedCommit(): Promise<void> {
     this.rotationPending = true;
     try {
-      // The other file holds records of the commit before the last rotation: free once that commit is synced.
-      await this.rotationSynced;
       if (this.closed) return;
       await this.commitAndSync(true);
     } catch (error) {
@@ -225,20 +227,20 @@ export class GroupDurability {
   }
 
   /**
-   * Commits the held groups and resolves once the WAL is synced. With `rotate` (and when the other journal
-   * file is free), appends move to the other file at the commit.
+   * Commits the held groups and resolves once the WAL is synced. With `rotate`, appends move to the other
+   * journal file at the commit, when that file is free: the commit of the previous move is synced (a failed
+   * sync keeps it in use until a later one succeeds, which covers it) and no record waits to be written to it.
    */
   private async commitAndSync(rotate = false): Promise<void> {
     const { store, journal } = this.options;
     store.commitHeld();
-    let rotated = false;
-    if (rotate && journal && journal.canRotate) {
+    const commit = ++this.commits.made;
+    if (rotate && journal?.canRotate && this.commits.synced >= this.commits.rotatedAt) {
       journal.rotate();
-      rotated = true;
+      this.commits.rotatedAt = commit;
     }
-    const synced = this.syncWal();
-    if (rotated) this.rotationSynced = synced.catch(() => undefined);
-    await synced;
+    await this.syncWal();
+    this.commits.synced = Math.max(this.commits.synced, commit);
   }
 
   /** One fdatasync of the WAL (shared with any that starts meanwhile); groups acknowledged later wait for it. */
