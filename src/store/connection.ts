@@ -20,9 +20,6 @@ export interface ConnectionSettings {
   maxPageCount: number | undefined;
 }
 
-/** SQLite's page cache, KiB (its default is 2 MiB). */
-const CACHE_KIB = 16 * 1024;
-
 /** What the owner of held transactions is told (see Connection.holdHooks). */
 export interface HoldHooks {
   /** Inside the held transaction, just before it commits: writes what must commit with it. */
@@ -52,9 +49,6 @@ function configure(db: Database.Database, settings: ConnectionSettings): void {
   db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
   // Temporary B-trees (sorting, GROUP BY) stay off the disk.
   db.pragma('temp_store = MEMORY');
-  // Room for the pages a few seconds of held commit groups dirty (src/node/group-durability.ts): past the cache,
-  // SQLite writes dirty pages to the WAL before the commit, and one it changes again is written twice.
-  db.pragma(`cache_size = -${CACHE_KIB}`);
   if (settings.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.trunc(settings.maxPageCount)}`);
 }
 
@@ -82,16 +76,11 @@ export class Connection {
   private closed = false;
   /** A transaction is open that no level owns: groups held for one large commit. */
   private held = false;
-  /** Writes, inside the held transaction just before it commits, what must commit with it (the journal's mark). */
+  /** The hooks of the held transaction's owner (HoldHooks). */
   private beforeHeldCommit: (() => void) | undefined;
-  /** Told once the held transaction committed. */
   private afterHeldCommit: (() => void) | undefined;
-  /**
-   * Told when SQLite ended the held transaction by itself (it rolls back on some I/O errors): the groups
-   * in it are lost from the database, and the journal must apply them again before anything else runs.
-   * Until it returns without throwing, every operation asks it again.
-   */
   private onHeldLost: (() => void) | undefined;
+  /** SQLite ended the held transaction: onHeldLost must apply it again before the next operation. */
   private heldLost = false;
   private recovering = false;
 
@@ -143,10 +132,7 @@ export class Connection {
     this.db.close();
   }
 
-  /**
-   * Sets what runs inside a held transaction just before it commits, and what applies the held groups again
-   * when SQLite ended it by itself (see {@link onHeldLost}).
-   */
+  /** Sets what the owner of held transactions is told (the write journal's, src/node/group-durability.ts). */
   holdHooks(hooks: HoldHooks): void {
     this.beforeHeldCommit = hooks.beforeCommit;
     this.afterHeldCommit = hooks.committed;
@@ -160,8 +146,9 @@ export class Connection {
 
   /**
    * Commits the held transaction, if any (not synced: with `synchronous=NORMAL` the WAL is synced by the
-   * caller, or at the next checkpoint). When the commit fails the transaction stays held (SQLite keeps it
-   * open after a full disk or a busy database) and the error is thrown.
+   * caller, or at the next checkpoint). A failed commit throws; the transaction stays held when SQLite kept it
+   * open (a busy database), and is lost, to be applied again (HoldHooks.lost), when SQLite rolled it back (a
+   * full disk or an I/O error).
    */
   commitHeld(): void {
     if (!this.held || this.depth > 0) return;

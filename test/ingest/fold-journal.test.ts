@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { IngestPipeline, MAX_UNFOLDED, type FoldJournal } from '../../src/ingest/ingest-pipeline.js';
+import { IngestPipeline, MAX_UNFOLDED, type FoldJournal } from '../../src/ingest/index.js';
 import { StoreUnavailableError, type StoredEvent } from '../../src/runtime/index.js';
 import { SqliteStore } from '../../src/store/index.js';
 import type { Reading } from '../../src/client/index.js';
