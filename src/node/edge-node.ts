@@ -174,6 +174,7 @@ export class EdgeNode {
       telemetry.observeDeployments(() => deploymentGauges(deployments));
       telemetry.observeWrites(() => app.readingCounts().accepted);
       telemetry.observeDatabase(storage.store);
+      telemetry.observeWriteJournal(() => storage.groups?.status() ?? { state: 'off', held: 0 });
       telemetry.observeDisk(identity.dataDir);
       node.retention = startRetention({ settings, store: storage.store, modules: () => deployments.apps.flatMap((name) => deployments.host(name)?.versions.folders() ?? []), telemetry, logger });
       telemetry.observeReplication(() => node.replication?.stats());

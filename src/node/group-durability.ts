@@ -20,7 +20,7 @@ import { statfsSync } from 'node:fs';
 import type { DurableGroup } from '../ingest/index.js';
 import { StoreUnavailableError } from '../runtime/index.js';
 import { applyGroup, decodeGroup, encodeGroup, type SqliteStore, type WalSyncer, type WriteJournal } from '../store/index.js';
-import type { Logger } from '../telemetry/index.js';
+import type { Logger, WriteJournalStatus } from '../telemetry/index.js';
 
 /** After a failed journal write, groups are committed one by one for at least this long before it is tried again. */
 const JOURNAL_RETRY_MS = 10_000;
@@ -164,6 +164,14 @@ export class GroupDurability {
     }
     return this.roomy.ok;
   };
+
+  /** How groups are made durable now, and what is held (the `edgeagg_write_journal_*` metrics). */
+  status(): WriteJournalStatus {
+    const { journal } = this.options;
+    if (!journal) return { state: 'off', held: 0 };
+    if (!journal.usable || !this.roomy.ok) return { state: 'paused', held: this.heldEvents };
+    return { state: journal.direct ? 'direct' : 'page_cache', held: this.heldEvents };
+  }
 
   /** Resolves once everything committed or journaled so far is durable (replication publishes only then). */
   readonly durable = async (): Promise<void> => {

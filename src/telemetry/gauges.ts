@@ -35,6 +35,29 @@ export function observeDatabase(meter: Meter, db: { sizeBytes(): number; freeByt
   meter.createObservableGauge('edgeagg.db.free', { description: 'Free pages in the database file, reusable without growing it.', unit: 'By' }).addCallback((r) => r.observe(db.freeBytes()));
 }
 
+/** How commit groups are made durable: see src/node/group-durability.ts. */
+export interface WriteJournalStatus {
+  /** `direct` or `page_cache`: groups are journaled (with or without direct I/O); `paused`: each is committed and synced for now (no room, or the journal failed); `off`: no journal. */
+  state: (typeof JOURNAL_STATES)[number];
+  /** Acknowledged events held for the database's next commit. */
+  held: number;
+}
+
+const JOURNAL_STATES = ['direct', 'page_cache', 'paused', 'off'] as const;
+
+/** The write journal: 1 for its current state, and the events it holds for the database's next commit. */
+export function observeWriteJournal(meter: Meter, status: () => WriteJournalStatus): void {
+  meter
+    .createObservableGauge('edgeagg.write_journal.state', { description: 'How commit groups are made durable: 1 for the current way (direct, page_cache: journaled; paused: committed one by one for now; off), 0 for the others.' })
+    .addCallback((r) => {
+      const { state } = status();
+      for (const s of JOURNAL_STATES) r.observe(state === s ? 1 : 0, { state: s });
+    });
+  meter
+    .createObservableGauge('edgeagg.write_journal.held', { description: 'Acknowledged events in the write journal that the database has not committed yet.', unit: '{event}' })
+    .addCallback((r) => r.observe(status().held));
+}
+
 const BUDGET_STATES = ['ok', 'near', 'full'] as const;
 
 /** The database budget (`max-db-size`): its size, and 1 for its current state (ok, near, full); nothing without one. */

@@ -12,3 +12,4 @@ export { extractTraceContext, injectTraceContext, spanContextOf, traceparentOf, 
 export { type ReplicationStatsLike } from './replication.js';
 export { EventTraceMemory, MAX_REMEMBERED_EVENT_TRACES, ReplicationTracing } from './replication-tracing.js';
 export type { DeploymentGauges } from './deployment-metrics.js';
+export type { WriteJournalStatus } from './gauges.js';

@@ -13,7 +13,7 @@ import { ROOT_CONTEXT, SpanKind, type Attributes, type Context, type Span } from
 import type { MetricProducer, MetricReader } from '@opentelemetry/sdk-metrics';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { telemetryConfig, type TelemetryConfig } from './config.js';
-import { observeBreaker, observeDatabase, observeDisk, observeDiskBudget, observeFold, observeShedder } from './gauges.js';
+import { observeBreaker, observeDatabase, observeDisk, observeDiskBudget, observeFold, observeShedder, observeWriteJournal, type WriteJournalStatus } from './gauges.js';
 import { observeProcess } from './process-gauges.js';
 import { observeDeployments, type DeploymentGauges } from './deployment-metrics.js';
 import { observeWrites } from './write-gauges.js';
@@ -167,6 +167,10 @@ export class Telemetry {
   }
 
   /** The database file's size and free space, read at each collection. */
+  observeWriteJournal(status: () => WriteJournalStatus): void {
+    if (this.sdk) observeWriteJournal(this.sdk.metrics.meter, status);
+  }
+
   observeDatabase(db: { sizeBytes(): number; freeBytes(): number }): void {
     if (this.sdk) observeDatabase(this.sdk.metrics.meter, db);
   }

@@ -34,6 +34,11 @@ describe('process, runtime and database metrics', () => {
     expect(size).toBeGreaterThan(4096);
     expect(size % 1024).toBe(0);
     expect(samples(text, 'edgeagg_db_free_bytes')[0]).toBeGreaterThanOrEqual(0);
+    // Commit groups are journaled: with direct I/O, or through the page cache where the file system has none (tmpfs).
+    const journal = new Map(['direct', 'page_cache', 'paused', 'off'].map((state) => [state, Number(new RegExp(`edgeagg_write_journal_state\\{state="${state}"[^}]*\\} (\\d)`).exec(text)?.[1])]));
+    expect(journal.get('direct')! + journal.get('page_cache')!).toBe(1);
+    expect(journal.get('paused')! + journal.get('off')!).toBe(0);
+    expect(samples(text, 'edgeagg_write_journal_held')[0]).toBeGreaterThanOrEqual(0);
   });
 
   it('shows the database grow as readings are stored', async () => {
