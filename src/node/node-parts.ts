@@ -81,33 +81,27 @@ export function openStorage(settings: Settings, dataDir: string, logger: Logger)
     throw databaseError(error, dbPath);
   }
   const walSyncer = durability.syncWal ? new WalSyncer(`${dbPath}-wal`) : undefined;
-  let groups: GroupDurability | undefined;
-  if (walSyncer) {
-    let journal: WriteJournal | undefined;
-    try {
-      if (durability.journalCommitMs > 0) {
-        journal = openJournal(dbPath, logger);
-        // What a crash left in the journal goes into the database before anything reads it.
-        const replay = journal ? replayJournal(store, journal) : { groups: 0, events: 0 };
-        if (replay.groups > 0) logger.info('applied the writes the database had not committed from the write journal', { groups: replay.groups, events: replay.events });
-      } else {
-        // Without the journal, a journal a previous run left must not hold anything still to apply.
-        const left = WriteJournal.existing(dbPath);
-        if (left) {
-          replayJournal(store, left);
-          left.close();
-        }
-      }
-    } catch (error) {
-      journal?.close();
-      walSyncer.close();
-      store.close();
-      unlock();
-      throw databaseError(error, dbPath);
+  let journal: WriteJournal | undefined;
+  try {
+    // Journaled with full durability and group commit; any other start still applies what a previous run's
+    // journal holds (acknowledged readings), then leaves the journal alone.
+    journal = walSyncer && durability.journalCommitMs > 0 ? openJournal(dbPath, logger) : WriteJournal.existing(dbPath);
+    // What a crash left in the journal goes into the database before anything reads it.
+    const replay = journal ? replayJournal(store, journal) : { groups: 0, events: 0 };
+    if (replay.groups > 0) logger.info('applied the writes the database had not committed from the write journal', { groups: replay.groups, events: replay.events });
+    if (journal && !(walSyncer && durability.journalCommitMs > 0)) {
+      journal.close();
+      journal = undefined;
     }
-    groups = new GroupDurability({ store, wal: walSyncer, journal, commitIntervalMs: durability.journalCommitMs, dataDir, logger });
-    if (journal && !journal.direct) logger.warn('the file system of the data directory refuses direct I/O: each write journal append costs a whole page of flash', { dataDir });
+  } catch (error) {
+    journal?.close();
+    walSyncer?.close();
+    store.close();
+    unlock();
+    throw databaseError(error, dbPath);
   }
+  const groups = walSyncer && new GroupDurability({ store, wal: walSyncer, journal, commitIntervalMs: durability.journalCommitMs, dataDir, logger });
+  if (journal && !journal.direct) logger.warn('the file system of the data directory refuses direct I/O: each write journal append costs a whole page of flash', { dataDir });
   return { store, walSyncer, groups, durability, unlock };
 }
 

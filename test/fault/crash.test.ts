@@ -45,3 +45,28 @@ it('folds after a restart the readings whose fold a kill -9 cut short (the fold 
     node.cleanup();
   }
 }, 30_000);
+
+it('a start with the journal off (durability normal, or --db-commit-interval-ms 0) still applies what a killed node journaled', async () => {
+  // Readings in the journal only: the database commits what it holds every ten minutes at the earliest.
+  const journaled = { 'db-commit-interval-ms': '600000' };
+  for (const flags of [{ durability: 'normal' }, { 'db-commit-interval-ms': '0' }]) {
+    const node = await NodeProcess.start({ flags: journaled });
+    try {
+      const [gateway, reader] = await Promise.all([node.token('gateway'), node.token('read')]);
+      const now = Date.now();
+      await node.postReadings([{ device_id: 'j-0', region: 'journal', temperature_c: 1, timestamp: now - 61_000 }], gateway); // the region's first: committed
+      const readings = Array.from({ length: 20 }, (_, i) => ({ device_id: `j-${i % 3}`, region: 'journal', temperature_c: i, timestamp: now - 60_000 + i }));
+      expect((await node.postReadings(readings, gateway)).status).toBe(200);
+      await node.kill();
+      const again = await NodeProcess.start({ dataDir: node.dataDir, flags });
+      try {
+        const region = (await (await again.fetch('/v1/regions/journal', { token: reader })).json()) as { count: number };
+        expect(region.count, JSON.stringify(flags)).toBe(21);
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      node.cleanup();
+    }
+  }
+}, 60_000);
