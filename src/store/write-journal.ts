@@ -123,7 +123,8 @@ export class WriteJournal {
 
   /** The journal of the database at `dbPath` when its files exist (a previous run's), else undefined. */
   static existing(dbPath: string): WriteJournal | undefined {
-    return journalPaths(dbPath).every((p) => existsSync(p)) ? WriteJournal.open(dbPath, { fileBytes: statSync(journalPaths(dbPath)[0]).size }) : undefined;
+    const existing = journalPaths(dbPath).filter((p) => existsSync(p));
+    return existing.length > 0 ? WriteJournal.open(dbPath, { fileBytes: Math.max(...existing.map((p) => statSync(p).size)) }) : undefined;
   }
 
   /** Every valid record in both files, in lsn order (stale ones included: the caller keeps those above its mark). */
