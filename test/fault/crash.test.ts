@@ -49,7 +49,8 @@ it('folds after a restart the readings whose fold a kill -9 cut short (the fold 
 it('a start with the journal off (durability normal, or --db-commit-interval-ms 0) still applies what a killed node journaled', async () => {
   // Readings in the journal only: the database commits what it holds every ten minutes at the earliest.
   const journaled = { 'db-commit-interval-ms': '600000' };
-  for (const flags of [{ durability: 'normal' }, { 'db-commit-interval-ms': '0' }]) {
+  const restarts: Array<Record<string, string>> = [{ durability: 'normal' }, { 'db-commit-interval-ms': '0' }];
+  for (const flags of restarts) {
     const node = await NodeProcess.start({ flags: journaled });
     try {
       const [gateway, reader] = await Promise.all([node.token('gateway'), node.token('read')]);
