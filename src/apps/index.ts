@@ -4,4 +4,5 @@ export { guestReadHandler, guestWriteHandler, type GuestRoutesOptions, type Hand
 export { aggregatorCounterMapper } from './aggregator/metrics.js';
 export { routedCall, type AppVersions, type BatchSplitter, type SplitBatch, type RoutedResult } from './version-routing.js';
 export { readingsSplitter } from './aggregator/batch-routing.js';
+export type { DeviceView } from './aggregator/device-directory.js';
 export { hostedAppRoutes, type HostedApp, type HostedAppsOptions } from './hosted-apps.js';

@@ -179,7 +179,7 @@ export class GroupDurability {
     await this.syncWal();
   };
 
-  /** Commits the held groups and syncs the WAL, now; for a stop, a backup or a test. */
+  /** Commits the held groups and syncs the WAL, now (a test's way to reach the database's state at once). */
   async commitNow(): Promise<void> {
     await this.commitAndSync(true);
   }

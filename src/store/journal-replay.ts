@@ -153,15 +153,7 @@ export interface JournalReplay {
 export function replayJournal(store: SqliteStore, journal: WriteJournal): JournalReplay {
   const mark = store.journalMark();
   const records = journal.readAll();
-  const pending: JournalRecord[] = [];
-  let expected = mark + 1;
-  for (const record of records) {
-    if (record.lsn < expected) continue;
-    // Writes go one at a time and in order, so after a crash the records form one unbroken run.
-    if (record.lsn !== expected) break;
-    pending.push(record);
-    expected++;
-  }
+  const pending = recordsAfter(records, mark);
   // Past every lsn found, so no record left in a file is ever taken for a later one.
   const lastLsn = Math.max(mark, records.at(-1)?.lsn ?? 0);
   let events = 0;
@@ -183,15 +175,23 @@ export function replayJournal(store: SqliteStore, journal: WriteJournal): Journa
  * database committed it.
  */
 export function pendingJournalEvents(records: readonly JournalRecord[], mark: number): JournaledEvent[] {
-  const events: JournaledEvent[] = [];
+  return recordsAfter(records, mark).flatMap((record) => decodeGroup(record.body));
+}
+
+/**
+ * The records (in lsn order) above `mark`, consecutive from it. Writes go one at a time and in order, so after a
+ * crash the records form one unbroken run; a gap ends it.
+ */
+function recordsAfter(records: readonly JournalRecord[], mark: number): JournalRecord[] {
+  const after: JournalRecord[] = [];
   let expected = mark + 1;
   for (const record of records) {
     if (record.lsn < expected) continue;
     if (record.lsn !== expected) break;
-    events.push(...decodeGroup(record.body));
+    after.push(record);
     expected++;
   }
-  return events;
+  return after;
 }
 
 /** fdatasync of the database's WAL: what was committed is on disk before the journal's files are reused. */

@@ -3,14 +3,8 @@
  * and the quietest-first order.
  */
 import { describe, expect, it } from 'vitest';
+import type { DeviceView as Device } from '../../src/apps/index.js';
 
-interface Device {
-  device_id: string;
-  region: string;
-  last_reading_ms: number;
-  last_received_ms: number | null;
-  readings: number;
-}
 type Row = Device & { silent: boolean };
 
 const { deviceRows, DEFAULT_SILENT_MINUTES, SILENT_CHOICES } = (await import(new URL('../../web/devices-view.js', import.meta.url).href)) as {

@@ -5,19 +5,13 @@
  */
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeviceView as Device } from '../../src/apps/index.js';
 import { NodeProcess } from '../helpers/node-process.js';
 import { eventually } from '../helpers/poll.js';
 
 const MINUTE = 60_000;
 const now = Date.now();
 
-interface Device {
-  device_id: string;
-  region: string;
-  last_reading_ms: number;
-  last_received_ms: number | null;
-  readings: number;
-}
 
 interface Page {
   devices: Device[];
